@@ -1,0 +1,108 @@
+"""ImportJob: one uploaded (or expected) file, its life through validation and import, and its archive."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from tableconfig.models import ImportTable
+
+
+class JobStatus(models.IntegerChoices):
+    # The numbers are the older app's, which clients and reports still use.
+    SKIPPED = 0, "Skipped (file not uploaded)"
+    UPLOADED = 1, "Uploaded"
+    FAILED = 2, "Failed"
+    WAITING = 3, "Waiting process"
+    VALIDATING = 4, "Validating"
+    VALIDATION_OK = 5, "Validation ok"
+    VALIDATION_FAILED = 6, "Validation failed"
+    PROCESSING = 7, "Processing"
+    PROCESSING_FAILED = 8, "Processing failed"
+    COMPLETE = 9, "Processing complete"
+
+
+FINAL_STATUSES = (
+    JobStatus.SKIPPED,
+    JobStatus.FAILED,
+    JobStatus.VALIDATION_FAILED,
+    JobStatus.PROCESSING_FAILED,
+    JobStatus.COMPLETE,
+)
+
+
+class ImportMode(models.TextChoices):
+    QUICK = "quick", "Quick validation only"
+    FULL = "full", "Validate and import"
+    BOTH = "both", "Validate, then import"
+
+
+class ArchiveStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SKIPPED = "skipped", "Skipped"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ImportJob(models.Model):
+    batch_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    table = models.ForeignKey(
+        ImportTable, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    table_name = models.CharField(max_length=63, blank=True, help_text="The table's name when the job ran.")
+    original_filename = models.CharField(max_length=255, blank=True)
+    source_name = models.CharField(max_length=500, blank=True, help_text="The upload, or ZIP and member.")
+    stored_filename = models.CharField(
+        max_length=500, blank=True, help_text="Server-side path under UPLOAD_DIR."
+    )
+    file_size = models.BigIntegerField(default=0)
+    dist_id = models.CharField(max_length=50, blank=True, db_index=True)
+    mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.BOTH)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
+    status = models.PositiveSmallIntegerField(
+        choices=JobStatus.choices, default=JobStatus.UPLOADED, db_index=True
+    )
+
+    total_rows = models.PositiveBigIntegerField(default=0)
+    processed_rows = models.PositiveBigIntegerField(default=0)
+    success_count = models.PositiveBigIntegerField(default=0)
+    error_count = models.PositiveBigIntegerField(default=0)
+    duplicate_count = models.PositiveBigIntegerField(default=0)
+
+    error_message = models.TextField(blank=True, help_text="Why the file as a whole failed, in plain words.")
+    error_code = models.CharField(max_length=50, blank=True)
+    errors = models.JSONField(default=list, blank=True, help_text="The first row errors.")
+    errors_file = models.CharField(max_length=500, blank=True, help_text="Every rejected row, as CSV.")
+    warnings = models.JSONField(default=list, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    archive_status = models.CharField(max_length=10, choices=ArchiveStatus.choices, blank=True)
+    archive_file_id = models.CharField(max_length=200, blank=True)
+    archive_url = models.CharField(max_length=500, blank=True)
+    archive_error = models.TextField(blank=True)
+    archive_attempts = models.PositiveSmallIntegerField(default=0)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["status", "updated_at"], name="job_status_updated")]
+
+    def __str__(self) -> str:
+        return f"{self.original_filename or self.table_name} ({self.get_status_display()})"
+
+    @property
+    def status_label(self) -> str:
+        return JobStatus(self.status).label
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES

@@ -1,0 +1,150 @@
+"""Import tables, their typed columns and the header aliases a file may use for each column."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .naming import normalize_name, validate_column_identifier, validate_table_identifier
+
+# Widest varchar the physical tables use: a UNIQUE index over utf8mb4 stays within InnoDB's 3072 bytes.
+STR_MAX_LENGTH = 768
+
+
+class DataType(models.TextChoices):
+    STR = "str", "Text"
+    INT = "int", "Whole number"
+    DECIMAL = "decimal", "Decimal number"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Date and time"
+    BOOL = "bool", "Yes/no"
+
+
+class ColumnRole(models.TextChoices):
+    DISTRIBUTOR = "distributor", "Distributor id"
+    PERIOD = "period", "Period (document date)"
+    AMOUNT = "amount", "Amount"
+    EXPORT_DATE = "export_date", "Export date"
+
+
+class ImportTable(models.Model):
+    table_name = models.CharField(
+        max_length=63,
+        unique=True,
+        validators=[validate_table_identifier],
+        help_text="The physical table in the database: lowercase letters, digits and underscores.",
+    )
+    display_name = models.CharField(max_length=200, blank=True)
+    allowed_filename = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Comma-separated file names (without extension) that belong to this table; "
+        "an entry is either the whole name or a glob such as sales_*.",
+    )
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    reject_file_on_error = models.BooleanField(
+        default=False,
+        help_text="Reject the whole file when any row is invalid, instead of skipping those rows.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["table_name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.table_name
+
+    @property
+    def filename_entries(self) -> list[str]:
+        return [e.strip().lower() for e in self.allowed_filename.split(",") if e.strip()]
+
+
+class ColumnConfig(models.Model):
+    table = models.ForeignKey(ImportTable, on_delete=models.CASCADE, related_name="columns")
+    column_name = models.CharField(max_length=63, validators=[validate_column_identifier])
+    data_type = models.CharField(max_length=10, choices=DataType.choices, default=DataType.STR)
+    is_mandatory = models.BooleanField(default=False)
+    is_unique = models.BooleanField(default=False)
+    max_length = models.PositiveIntegerField(
+        default=255,
+        validators=[MinValueValidator(1), MaxValueValidator(STR_MAX_LENGTH)],
+        help_text=f"For text columns: the most characters a value may have (1 to {STR_MAX_LENGTH}).",
+    )
+    decimal_digits = models.PositiveSmallIntegerField(
+        default=18, validators=[MinValueValidator(1), MaxValueValidator(65)], help_text="Decimal precision."
+    )
+    decimal_places = models.PositiveSmallIntegerField(
+        default=4, validators=[MaxValueValidator(30)], help_text="Digits after the decimal point."
+    )
+    date_format = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="For dates: one or more strftime formats separated by '|' or ',' (e.g. %Y-%m-%d|%d/%m/%Y). "
+        "Empty means ISO (2026-10-31).",
+    )
+    role = models.CharField(max_length=20, choices=ColumnRole.choices, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["table", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["table", "column_name"], name="column_unique_per_table"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.table.table_name}.{self.column_name}"
+
+    @property
+    def date_formats(self) -> list[str]:
+        return column_date_formats_parse(self.date_format)
+
+    def clean(self) -> None:
+        errors = {}
+        if self.decimal_places > self.decimal_digits:
+            errors["decimal_places"] = ValidationError(
+                "Decimal places cannot exceed the precision.", code="invalid_decimal"
+            )
+        for fmt in self.date_formats:
+            if "%" not in fmt:
+                errors["date_format"] = ValidationError(
+                    f"'{fmt}' is not a strftime format (it has no % directive).", code="invalid_date_format"
+                )
+        if self.role and self.table_id:
+            taken = (
+                ColumnConfig.objects.filter(table_id=self.table_id, role=self.role)
+                .exclude(pk=self.pk)
+                .first()
+            )
+            if taken:
+                errors["role"] = ValidationError(
+                    f"Column '{taken.column_name}' already has the role '{self.role}'.", code="role_taken"
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+def column_date_formats_parse(value: str) -> list[str]:
+    """Split a stored date_format ('%Y-%m-%d|%d/%m/%Y' or comma-separated) into its formats."""
+    separator = "|" if "|" in value else ","
+    return [f.strip() for f in value.split(separator) if f.strip()]
+
+
+class Alias(models.Model):
+    column = models.ForeignKey(ColumnConfig, on_delete=models.CASCADE, related_name="aliases")
+    alias_name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["column", "alias_name"]
+        verbose_name_plural = "aliases"
+
+    def __str__(self) -> str:
+        return self.alias_name
+
+    @property
+    def normalized(self) -> str:
+        return normalize_name(self.alias_name)
+
+    def clean(self) -> None:
+        if not self.normalized:
+            raise ValidationError({"alias_name": "An alias cannot be empty."}, code="invalid_alias")
