@@ -24,6 +24,8 @@ def _first_message(detail, path: str = "") -> str:
     """The first readable message of a DRF error detail, prefixed with the field it belongs to."""
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # an item of a list: `columns[2].type`
+                return _first_message(value, f"{path}[{key}]")
             field = key if key != "non_field_errors" else ""
             return _first_message(value, f"{path}.{field}" if path and field else (field or path))
     if isinstance(detail, list) and detail:

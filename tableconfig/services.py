@@ -107,6 +107,15 @@ def import_table_create(
         column = ColumnConfig(table=table, position=data.pop("position", position), **data)
         _full_clean(column, exclude=["table"])
         column_objects.append((column, aliases))
+    # ColumnConfig.clean() checks roles against saved columns only, and these are not saved yet.
+    roles = [c.role for c, _ in column_objects if c.role]
+    repeated = next((r for r in roles if roles.count(r) > 1), None)
+    if repeated:
+        raise ConfigError(
+            f"role: more than one column has the role '{repeated}'.",
+            code="role_taken",
+            details={"field": "role"},
+        )
     table_headers_check(columns=[(c.column_name, a) for c, a in column_objects])
     plan = table_schema_plan(
         table_name=table_name, specs=[ColumnSpec.from_config(c) for c, _ in column_objects]

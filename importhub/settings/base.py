@@ -80,7 +80,7 @@ else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     _db.setdefault("OPTIONS", {}).setdefault("timeout", 30)
     # A file (not :memory:) so a real qcluster process in the tests can share the test database.
-    _db["TEST"] = {"NAME": str(BASE_DIR / "var" / "test_db.sqlite3")}
+    _db["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=str(BASE_DIR / "var" / "test_db.sqlite3"))}
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -135,7 +135,7 @@ Q_CLUSTER = {
     "workers": Q_WORKERS,
     "timeout": Q_TIMEOUT,
     # retry must exceed timeout, or a slow task is handed to a second worker while still running.
-    "retry": Q_TIMEOUT + 300,
+    "retry": env.int("Q_RETRY", default=Q_TIMEOUT + 300),
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
     "ack_failures": True,
     "catch_up": False,
@@ -147,6 +147,18 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env.float("Q_POLL", default=0.5)
+
+# Import progress is shared through the cache (the job row stays locked while its file loads), so the
+# cache must be one that every web and worker process sees: Redis when configured, else files on disk.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env.path("CACHE_DIR", default=BASE_DIR / "var" / "cache"),
+        }
+    }
 
 # --- Uploads and import limits --------------------------------------------------------------
 UPLOAD_DIR = env.path("UPLOAD_DIR", default=BASE_DIR / "var" / "uploads")

@@ -1,10 +1,15 @@
-"""Test profile: the development settings with fast hashing and tasks run inline unless a test starts a cluster."""
+"""Test profile: development settings with fast hashing, tasks run inline unless a test starts a cluster,
+and every file the tests write under var/test."""
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, Q_CLUSTER
+from .base import BASE_DIR, CACHES, Q_CLUSTER, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-Q_CLUSTER = {**Q_CLUSTER, "sync": True}
-UPLOAD_DIR = BASE_DIR / "var" / "test" / "uploads"
-ARCHIVE_DIR = BASE_DIR / "var" / "test" / "archive"
-MEDIA_ROOT = BASE_DIR / "var" / "test" / "media"
+# Tasks run inline, except in a real qcluster that a worker test starts with Q_SYNC=0.
+Q_CLUSTER = {**Q_CLUSTER, "sync": env.bool("Q_SYNC", default=True)}
+TEST_VAR = BASE_DIR / "var" / "test"
+UPLOAD_DIR = TEST_VAR / "uploads"
+ARCHIVE_DIR = TEST_VAR / "archive"
+MEDIA_ROOT = TEST_VAR / "media"
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    CACHES = {"default": {**CACHES["default"], "LOCATION": TEST_VAR / "cache"}}

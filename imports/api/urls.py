@@ -1,2 +1,15 @@
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("import", views.ImportView.as_view(), name="api-import"),
+    path("jobs", views.JobsView.as_view(), name="api-jobs"),
+    path("jobs/<str:batch_id>", views.JobView.as_view(), name="api-job"),
+    path("jobs/<str:batch_id>/details", views.JobDetailsView.as_view(), name="api-job-details"),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/errors.csv",
+        views.JobErrorsCsvView.as_view(),
+        name="api-job-errors",
+    ),
+]

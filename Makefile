@@ -1,0 +1,36 @@
+# importhub: `make run` serves the app with a worker; `make test` runs the whole suite.
+# Both set everything up first (scripts/setup.sh). DATABASE_URL=mysql://... switches both to MySQL.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ROWS ?= 1000000
+
+.PHONY: setup run test bench lint format check clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo_config
+	$(PY) manage.py ensure_admin
+	@bash scripts/run.sh
+
+test: setup
+	$(PY) manage.py check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bench_import --rows $(ROWS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf var/test var/uploads

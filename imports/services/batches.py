@@ -1,0 +1,243 @@
+"""A batch: one upload request's files, quick-validated and (in full/both mode) queued for import.
+
+The API, the staff upload form and the `import_files` command all call `import_batch_submit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django_q.tasks import async_task
+
+from importhub.errors import ImportHubError, LimitExceeded
+from tableconfig.models import ImportTable
+
+from ..models import ImportJob, ImportMode, JobStatus
+from .intake import IntakeLimits, files_intake, upload_store
+from .jobs import job_file_release, job_status_compare_and_set
+from .matching import filename_stem, table_entry_matches
+from .quick import QuickResult, file_quick_validate
+
+logger = logging.getLogger(__name__)
+
+
+class NoFiles(ImportHubError):
+    code = "no_files"
+
+
+class NoValidFiles(ImportHubError):
+    code = "no_valid_files"
+
+
+@dataclass
+class Upload:
+    """One file as received: its name and its bytes (streamed)."""
+
+    name: str
+    chunks: Iterable[bytes]
+    size: int | None = None
+
+
+@dataclass
+class BatchResult:
+    batch_id: uuid.UUID
+    mode: str
+    results: list[QuickResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    jobs: list[ImportJob] = field(default_factory=list)
+
+    @property
+    def all_failed(self) -> bool:
+        return not any(r.valid for r in self.results)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(r.rows for r in self.results if r.valid)
+
+
+def intake_limits() -> IntakeLimits:
+    return IntakeLimits(
+        zip_max_members=settings.ZIP_MAX_MEMBERS,
+        zip_max_total_bytes=settings.ZIP_MAX_TOTAL_BYTES,
+        zip_max_ratio=settings.ZIP_MAX_RATIO,
+        max_file_bytes=settings.UPLOAD_MAX_FILE_BYTES,
+    )
+
+
+def mode_normalize(mode: str | None) -> str:
+    mode = (mode or "").strip().lower()
+    return mode if mode in (ImportMode.QUICK, ImportMode.FULL) else ImportMode.BOTH
+
+
+def uploads_check(uploads: list[Upload]) -> None:
+    """Refuse a request over the configured limits, naming the limit."""
+    if not uploads:
+        raise NoFiles("No files provided.")
+    if len(uploads) > settings.UPLOAD_MAX_FILES:
+        raise LimitExceeded(
+            f"Too many files: {len(uploads)} sent, at most {settings.UPLOAD_MAX_FILES} per request (UPLOAD_MAX_FILES).",
+            code="too_many_files",
+        )
+    for upload in uploads:
+        if upload.size is not None and upload.size > settings.UPLOAD_MAX_FILE_BYTES:
+            raise LimitExceeded(
+                f"{upload.name} is {upload.size:,} bytes, over the limit of {settings.UPLOAD_MAX_FILE_BYTES:,} "
+                "bytes per file (UPLOAD_MAX_FILE_BYTES).",
+                code="file_too_large",
+            )
+    total = sum(u.size or 0 for u in uploads)
+    if total > settings.UPLOAD_MAX_REQUEST_BYTES:
+        raise LimitExceeded(
+            f"The upload is {total:,} bytes, over the limit of {settings.UPLOAD_MAX_REQUEST_BYTES:,} bytes per "
+            "request (UPLOAD_MAX_REQUEST_BYTES).",
+            code="request_too_large",
+        )
+
+
+def import_batch_submit(
+    *,
+    uploads: list[Upload],
+    mode: str | None = None,
+    table_name: str = "auto",
+    dist_id: str = "",
+    user=None,
+    enqueue: bool = True,
+) -> BatchResult:
+    """Store, unpack and quick-validate a batch; in full/both mode create its jobs and queue the valid ones.
+
+    With `enqueue=False` the valid jobs are left waiting for the caller to run (the CLI's --wait).
+    """
+    uploads_check(uploads)
+    mode = mode_normalize(mode)
+    table_name = (table_name or "auto").strip() or "auto"
+    dist_id = (dist_id or "").strip()
+    batch = BatchResult(batch_id=uuid.uuid4(), mode=mode)
+    batch_dir = Path(settings.UPLOAD_DIR) / str(batch.batch_id)
+    batch_dir.mkdir(parents=True, exist_ok=True)
+    limits = intake_limits()
+    try:
+        stored = [
+            (u.name, upload_store(batch_dir=batch_dir, original_name=u.name, chunks=u.chunks, limits=limits))
+            for u in uploads
+        ]
+        intake = files_intake(batch_dir=batch_dir, uploads=stored, limits=limits)
+    except BaseException:
+        shutil.rmtree(batch_dir, ignore_errors=True)
+        raise
+    batch.warnings = intake.warnings
+    if not intake.files:
+        shutil.rmtree(batch_dir, ignore_errors=True)
+        raise NoValidFiles("No valid data files to process.", details={"warnings": batch.warnings})
+
+    if mode == ImportMode.QUICK:
+        try:
+            batch.results = [
+                file_quick_validate(
+                    path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
+                )
+                for f in intake.files
+            ]
+        finally:
+            shutil.rmtree(batch_dir, ignore_errors=True)
+        return batch
+
+    for f in intake.files:
+        job = ImportJob.objects.create(
+            batch_id=batch.batch_id,
+            original_filename=f.original_name,
+            source_name=f.source_name,
+            stored_filename=str(f.stored_path.relative_to(settings.UPLOAD_DIR)),
+            file_size=f.size,
+            dist_id=dist_id,
+            mode=mode,
+            uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+            table_name="" if table_name == "auto" else table_name,
+            status=JobStatus.UPLOADED,
+        )
+        job_status_compare_and_set(
+            job_id=job.id, from_statuses=[JobStatus.UPLOADED], to_status=JobStatus.VALIDATING
+        )
+        result = file_quick_validate(
+            path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
+        )
+        batch.results.append(result)
+        fields = {
+            "table": result.table,
+            "table_name": result.table_name or job.table_name,
+            "total_rows": result.rows,
+            "warnings": result.warnings,
+        }
+        if result.valid:
+            job_status_compare_and_set(
+                job_id=job.id,
+                from_statuses=[JobStatus.VALIDATING],
+                to_status=JobStatus.VALIDATION_OK,
+                **fields,
+            )
+        else:
+            job_status_compare_and_set(
+                job_id=job.id,
+                from_statuses=[JobStatus.VALIDATING],
+                to_status=JobStatus.VALIDATION_FAILED,
+                error_message=result.error or "",
+                error_code=result.error_code,
+                notes=result.error or "",
+                **fields,
+            )
+        job.refresh_from_db()
+        batch.jobs.append(job)
+
+    if table_name == "auto":
+        batch.jobs += _missing_files_record(batch, user=user, dist_id=dist_id, mode=mode)
+    for job in batch.jobs:
+        if job.status == JobStatus.VALIDATION_FAILED:
+            job_file_release(job)
+        elif job.status == JobStatus.VALIDATION_OK:
+            if job_status_compare_and_set(
+                job_id=job.id, from_statuses=[JobStatus.VALIDATION_OK], to_status=JobStatus.WAITING
+            ):
+                job.status = JobStatus.WAITING
+                if enqueue:
+                    import_job_enqueue(job_id=job.id)
+    return batch
+
+
+def import_job_enqueue(*, job_id: int) -> None:
+    """Queue the import after the surrounding transaction commits (ids, never objects)."""
+    transaction.on_commit(
+        lambda: async_task(
+            "imports.tasks.import_job_task", job_id, task_name=f"import-job-{job_id}", group="imports"
+        )
+    )
+
+
+def _missing_files_record(batch: BatchResult, *, user, dist_id: str, mode: str) -> list[ImportJob]:
+    """Status 0 jobs for each active table with expected file names that no uploaded file matched."""
+    stems = [filename_stem(r.filename) for r in batch.results]
+    missing = []
+    for table in ImportTable.objects.filter(is_active=True).exclude(allowed_filename=""):
+        entries = table.filename_entries
+        if not entries or any(table_entry_matches(e, s) for e in entries for s in stems):
+            continue
+        missing.append(
+            ImportJob.objects.create(
+                batch_id=batch.batch_id,
+                table=table,
+                table_name=table.table_name,
+                original_filename="",
+                dist_id=dist_id,
+                mode=mode,
+                uploaded_by=user if getattr(user, "is_authenticated", False) else None,
+                status=JobStatus.SKIPPED,
+                notes=f"File not uploaded: expected {', '.join(entries)}",
+                error_message="File not uploaded",
+            )
+        )
+    return missing

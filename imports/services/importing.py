@@ -1,0 +1,283 @@
+"""The full import of one file: read in chunks, validate every row, bulk-load, summarise, in ONE transaction.
+
+A worker that dies part way leaves nothing behind (the transaction never commits) and the job row stays
+locked for the run, so a duplicate delivery of the same task waits and then finds the job already final.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from importhub.errors import FileRejected
+
+from ..models import ImportJob, JobStatus
+from .jobs import (
+    ROW_ERRORS_KEPT,
+    job_errors_path,
+    job_finish,
+    job_progress_set,
+    job_status_compare_and_set,
+    job_stored_path,
+)
+from .loading import table_writer_open
+from .matching import headers_map, table_columns
+from .reading import Chunk, file_chunks_read, file_open_head
+from .summary import job_notes_format, job_summary_compute
+from .validation import RowError, ValidatedChunk, chunk_validate
+
+logger = logging.getLogger(__name__)
+
+
+class RejectedOnErrors(FileRejected):
+    code = "rejected_on_errors"
+
+
+@dataclass
+class ImportOutcome:
+    total_rows: int = 0
+    success_count: int = 0
+    error_count: int = 0
+    duplicate_count: int = 0
+    errors: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _ErrorsFile:
+    """Every rejected record: its row number, its errors, and its original values, so it can be fixed and re-sent."""
+
+    def __init__(self, path: Path, headers: list[str]):
+        self.path = path
+        self.tmp = path.with_suffix(".partial")
+        self.headers = headers
+        self.count = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.tmp.open("w", encoding="utf-8-sig", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["row", "errors", *headers])
+
+    def rows_write(self, rows: list[tuple[int, str, list[str]]]) -> None:
+        self.writer.writerows([(row, message, *values) for row, message, values in rows])
+        self.count += len(rows)
+
+    def close(self, *, keep: bool) -> str:
+        self.handle.close()
+        if keep and self.count:
+            self.tmp.replace(self.path)
+            return str(self.path)
+        self.tmp.unlink(missing_ok=True)
+        return ""
+
+
+def _validated_chunks(path: Path, fmt, rules, chunk_rows: int) -> Iterator[tuple[Chunk, ValidatedChunk]]:
+    for chunk in file_chunks_read(path=path, fmt=fmt, chunk_rows=chunk_rows):
+        yield chunk, chunk_validate(frame=chunk.frame, row_numbers=chunk.row_numbers, rules=rules)
+
+
+def _prefetched(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Read and validate the next chunks in a thread while the current one is being loaded."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            items.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def _rejected_rows(chunk: Chunk, validated: ValidatedChunk) -> list[tuple[int, str, list[str]]]:
+    messages: dict[int, list[str]] = {}
+    for error in validated.errors:
+        messages.setdefault(error.row, []).append(error.message)
+    values = (
+        chunk.frame.iloc[validated.rejected_positions].to_numpy().tolist() if len(validated.rejected) else []
+    )
+    rows = [
+        (int(n), "; ".join(messages.get(int(n), [])), v)
+        for n, v in zip(validated.rejected, values, strict=True)
+    ]
+    for ragged in chunk.ragged:
+        rows.append((ragged.row, f"expected {ragged.expected} fields, found {ragged.found}", ragged.values))
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def _ragged_errors(chunk: Chunk) -> list[RowError]:
+    return [
+        RowError(
+            row=r.row,
+            column="",
+            value="",
+            code="ragged_row",
+            message=f"expected {r.expected} fields, found {r.found}",
+        )
+        for r in chunk.ragged
+    ]
+
+
+def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
+    """Do the work for a locked job inside the caller's transaction; raise FileRejected to roll it back."""
+    table = job.table
+    if table is None:
+        raise FileRejected(f"The table '{job.table_name}' no longer exists.", code="table_missing")
+    path = job_stored_path(job)
+    if not path.exists():
+        raise FileRejected(
+            f"The uploaded file {job.original_filename} is no longer on the server.", code="file_missing"
+        )
+    fmt, head = file_open_head(path=path, sample_rows=1)
+    columns = table_columns(table)
+    mapping = headers_map(columns=columns, headers=head.normalized)
+    if mapping.missing_mandatory:
+        raise FileRejected(mapping.missing_message(), code="missing_columns")
+    if mapping.ignored_headers:
+        outcome.warnings.append(
+            f"Columns not in the configuration were ignored: {', '.join(mapping.ignored_headers)}"
+        )
+
+    names = [c.column_name for c in columns]
+    unique = [c.column_name for c in columns if c.is_unique]
+    errors_file = _ErrorsFile(job_errors_path(job), head.headers)
+    writer = table_writer_open(
+        table_name=table.table_name, columns=names, unique_columns=unique, job_id=job.id
+    )
+    keep_errors = False
+    try:
+        writer.job_rows_delete()
+        chunks = _validated_chunks(path, fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS)
+        for chunk, validated in _prefetched(chunks):
+            errors = sorted([*validated.errors, *_ragged_errors(chunk)], key=lambda e: e.row)
+            rejected = len(validated.rejected) + len(chunk.ragged)
+            outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
+            outcome.error_count += rejected
+            room = ROW_ERRORS_KEPT - len(outcome.errors)
+            if room > 0:
+                outcome.errors.extend(e.as_dict() for e in errors[:room])
+            if rejected:
+                errors_file.rows_write(_rejected_rows(chunk, validated))
+                if table.reject_file_on_error:
+                    continue  # keep counting, to report every bad row; nothing will be kept
+            if len(validated.frame):
+                written = writer.chunk_write(frame=validated.frame)
+                outcome.success_count += written.written
+                outcome.duplicate_count += written.replaced
+            job_progress_set(job.id, outcome.total_rows)
+            if progress:
+                progress(outcome.total_rows)
+        keep_errors = True
+    finally:
+        writer.close()
+        job.errors_file = errors_file.close(keep=keep_errors)
+    if table.reject_file_on_error and outcome.error_count:
+        raise RejectedOnErrors(
+            f"{outcome.error_count:,} of {outcome.total_rows:,} rows are invalid and this table rejects the whole "
+            "file on any error: nothing was imported. Download the errors, fix those rows and upload again.",
+        )
+
+
+def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> ImportJob | None:
+    """Import one waiting job. Safe to call twice: a second call finds the job final and does nothing."""
+    try:
+        claimed = job_status_compare_and_set(
+            job_id=job_id,
+            from_statuses=(JobStatus.WAITING, JobStatus.PROCESSING),
+            to_status=JobStatus.PROCESSING,
+            started=True,
+        )
+    except OperationalError:
+        logger.info("Job %s is being imported by another worker; leaving it to that worker.", job_id)
+        return None
+    if not claimed:
+        logger.info("Job %s is not waiting (already done or not ready); nothing to do.", job_id)
+        return ImportJob.objects.filter(pk=job_id).first()
+
+    outcome = ImportOutcome()
+    job = None
+    try:
+        with transaction.atomic():
+            job = ImportJob.objects.select_for_update().select_related("table").get(pk=job_id)
+            if job.status != JobStatus.PROCESSING:
+                return job
+            _import_file(job, outcome, progress)
+            summary = job_summary_compute(
+                table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
+            )
+            job_finish(
+                job,
+                status=JobStatus.COMPLETE,
+                outcome=outcome,
+                summary=summary,
+                notes=job_notes_format(
+                    success=outcome.success_count,
+                    rejected=outcome.error_count,
+                    duplicates=outcome.duplicate_count,
+                    summary=summary,
+                ),
+            )
+        logger.info("Job %s complete: %s", job_id, job.notes)
+        return job
+    except FileRejected as exc:
+        logger.info("Job %s: file rejected: %s", job_id, exc.message)
+        return _job_fail(
+            job_id,
+            status=JobStatus.PROCESSING_FAILED,
+            message=exc.message,
+            code=exc.code,
+            outcome=outcome,
+            errors_file=getattr(job, "errors_file", ""),
+        )
+    except Exception as exc:
+        logger.exception("Job %s failed unexpectedly", job_id)
+        return _job_fail(
+            job_id,
+            status=JobStatus.FAILED,
+            message=f"Unexpected error while importing ({type(exc).__name__}: {exc}). No rows were kept; "
+            "the error was logged for the administrators.",
+            code="unexpected_error",
+            outcome=outcome,
+            errors_file="",
+        )
+
+
+def _job_fail(job_id: int, *, status, message: str, code: str, outcome: ImportOutcome, errors_file: str):
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != JobStatus.PROCESSING:
+        return job
+    job.errors_file = errors_file
+    job_finish(job, status=status, outcome=outcome, message=message, code=code, kept_rows=0)
+    job.completed_at = job.completed_at or timezone.now()
+    return job

@@ -1,0 +1,33 @@
+"""Fixtures for the import engine: the demo tables, uploads from tests/data, reading physical tables back."""
+
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import connection
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.fixture
+def demo_tables(db):
+    call_command("load_demo_config", verbosity=0)
+
+
+def upload(name: str, *, as_name: str | None = None) -> SimpleUploadedFile:
+    return SimpleUploadedFile(as_name or name, (DATA / name).read_bytes())
+
+
+def table_rows(table: str, columns: str = "*", order: str = "id") -> list[tuple]:
+    quote = connection.ops.quote_name
+    cols = columns if columns == "*" else ", ".join(quote(c.strip()) for c in columns.split(","))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {cols} FROM {quote(table)} ORDER BY {quote(order)}")
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def table_count(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
+        return cursor.fetchone()[0]
