@@ -78,7 +78,16 @@ if _db["ENGINE"] == "django.db.backends.mysql":
     _db["CONN_HEALTH_CHECKS"] = True
 else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
-    _db.setdefault("OPTIONS", {}).setdefault("timeout", 30)
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            # One file imports in one long transaction: other writers wait for it rather than fail,
+            # BEGIN IMMEDIATE takes the write lock up front (no deadlock on lock upgrade), and WAL
+            # lets readers (the pages, the API) go on while a file loads.
+            "timeout": env.int("SQLITE_TIMEOUT", default=120),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
     # A file (not :memory:) so a real qcluster process in the tests can share the test database.
     _db["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=str(BASE_DIR / "var" / "test_db.sqlite3"))}
     (BASE_DIR / "var").mkdir(exist_ok=True)

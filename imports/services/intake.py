@@ -1,0 +1,268 @@
+"""Take uploads into a batch folder: store them under server-made names and unpack ZIPs safely."""
+
+import logging
+import re
+import stat
+import uuid
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importhub.errors import LimitExceeded
+
+logger = logging.getLogger(__name__)
+
+DATA_EXTENSIONS = frozenset({".csv", ".txt"})
+COPY_BYTES = 1024 * 1024
+_SAFE_EXTENSION_RE = re.compile(r"^\.[a-z0-9]{1,10}$")
+_DRIVE_RE = re.compile(r"^[a-zA-Z]:")
+_LOCAL_HEADER_BYTES = 30
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    zip_max_members: int = 1000
+    zip_max_total_bytes: int = 2 * 1024**3
+    zip_max_ratio: int = 200
+    max_file_bytes: int = 1024**3
+
+
+@dataclass
+class IntakeFile:
+    original_name: str
+    stored_path: Path
+    source_name: str
+    size: int
+
+
+@dataclass
+class IntakeResult:
+    files: list[IntakeFile] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _MemberRefused(Exception):
+    """A ZIP member found unacceptable while it was being extracted."""
+
+
+def upload_store(
+    *, batch_dir: Path, original_name: str, chunks: Iterable[bytes], limits: IntakeLimits
+) -> Path:
+    """Write an upload to a new server-named file in `batch_dir`, enforcing the per-file size limit."""
+    name = _base_name(original_name)
+    batch_dir.mkdir(parents=True, exist_ok=True)
+    target = _target_path(batch_dir=batch_dir, name=name)
+    written = 0
+    try:
+        with target.open("xb") as out:
+            for chunk in chunks:
+                written += len(chunk)
+                if written > limits.max_file_bytes:
+                    raise LimitExceeded(
+                        f"{name} is larger than the limit of {_size_text(limits.max_file_bytes)} per file.",
+                        details={"limit": "max_file_bytes", "bytes": limits.max_file_bytes},
+                    )
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    logger.info("Stored upload %s as %s (%d bytes)", name, target.name, written)
+    return target
+
+
+def files_intake(*, batch_dir: Path, uploads: list[tuple[str, Path]], limits: IntakeLimits) -> IntakeResult:
+    """Turn stored uploads into the data files to import: keep CSV/TXT, unpack ZIPs, skip the rest with a warning."""
+    result = IntakeResult()
+    for original_name, stored_path in uploads:
+        name = _base_name(original_name)
+        extension = _extension(name)
+        if extension == ".zip":
+            try:
+                _zip_extract(batch_dir=batch_dir, name=name, path=stored_path, limits=limits, result=result)
+            finally:
+                stored_path.unlink(missing_ok=True)
+            continue
+        if extension not in DATA_EXTENSIONS:
+            _warn(result, f"{name}: Unsupported file type '{extension or '(none)'}'. Skipped.")
+            stored_path.unlink(missing_ok=True)
+            continue
+        size = stored_path.stat().st_size
+        if size > limits.max_file_bytes:
+            _warn(result, f"{name}: {_over_file_limit(size, limits)}. Skipped.")
+            stored_path.unlink(missing_ok=True)
+            continue
+        result.files.append(
+            IntakeFile(original_name=name, stored_path=stored_path, source_name=name, size=size)
+        )
+    return result
+
+
+def _zip_extract(
+    *, batch_dir: Path, name: str, path: Path, limits: IntakeLimits, result: IntakeResult
+) -> None:
+    invalid = f"{name}: Invalid ZIP or no data files found inside."
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+        _warn(result, invalid)
+        return
+    with archive:
+        members = archive.infolist()
+        refusal = _zip_refusal(members=members, limits=limits)
+        if refusal:
+            _warn(result, f"{name}: {refusal}. Skipped.")
+            return
+        extracted = 0
+        total = 0
+        for member in members:
+            problem = _member_problem(member=member, limits=limits)
+            if problem is None:
+                continue
+            if problem:
+                _warn(result, f"{name}: {member.filename}: {problem}. Skipped.")
+                continue
+            stored = _member_extract(
+                archive=archive,
+                member=member,
+                batch_dir=batch_dir,
+                limits=limits,
+                total_before=total,
+                name=name,
+            )
+            if isinstance(stored, str):
+                _warn(result, f"{name}: {member.filename}: {stored}. Skipped.")
+                continue
+            size = stored.stat().st_size
+            total += size
+            extracted += 1
+            result.files.append(
+                IntakeFile(
+                    original_name=_base_name(member.filename),
+                    stored_path=stored,
+                    source_name=f"{name}:{member.filename}",
+                    size=size,
+                )
+            )
+    if not extracted:
+        _warn(result, invalid)
+
+
+def _zip_refusal(*, members: list[zipfile.ZipInfo], limits: IntakeLimits) -> str | None:
+    """Say why a whole archive is refused before anything is extracted, or None."""
+    if len(members) > limits.zip_max_members:
+        return f"has {len(members)} entries, over the limit of {limits.zip_max_members}"
+    declared = sum(member.file_size for member in members)
+    if declared > limits.zip_max_total_bytes:
+        return f"would expand to {_size_text(declared)}, over the limit of {_size_text(limits.zip_max_total_bytes)}"
+    # Entries whose data overlap are how "quine" bombs reuse one compressed stream (CVE-2024-0450).
+    ordered = sorted(members, key=lambda member: member.header_offset)
+    for current, following in zip(ordered, ordered[1:], strict=False):
+        if following.header_offset < current.header_offset + _LOCAL_HEADER_BYTES + current.compress_size:
+            return "has overlapping entries (possible ZIP bomb)"
+    return None
+
+
+def _member_problem(*, member: zipfile.ZipInfo, limits: IntakeLimits) -> str | None:
+    """Return "" for a member to extract, None to skip it silently, or why it is refused."""
+    path = member.filename.replace("\\", "/")
+    parts = path.split("/")
+    if path.startswith("/") or _DRIVE_RE.match(path) or ".." in parts:
+        return "unsafe path (absolute or outside the archive)"
+    if member.is_dir() or path.endswith("/") or parts[0] == "__MACOSX":
+        return None
+    if any(part.startswith(".") and part != "." for part in parts):
+        return None
+    if stat.S_ISLNK(member.external_attr >> 16):
+        return "symbolic links are not extracted"
+    if member.flag_bits & 0x1:
+        return "encrypted members are not extracted"
+    extension = _extension(parts[-1])
+    if extension == ".zip":
+        return "nested ZIP archives are not extracted"
+    if extension not in DATA_EXTENSIONS:
+        return f"Unsupported file type '{extension or '(none)'}'"
+    if member.file_size > limits.max_file_bytes:
+        return _over_file_limit(member.file_size, limits)
+    if member.file_size and (
+        not member.compress_size or member.file_size / member.compress_size > limits.zip_max_ratio
+    ):
+        ratio = member.file_size / member.compress_size if member.compress_size else float("inf")
+        return f"compression ratio of {ratio:.0f}:1 is over the limit of {limits.zip_max_ratio}:1 (possible ZIP bomb)"
+    return ""
+
+
+def _member_extract(
+    *,
+    archive: zipfile.ZipFile,
+    member: zipfile.ZipInfo,
+    batch_dir: Path,
+    limits: IntakeLimits,
+    total_before: int,
+    name: str,
+) -> Path | str:
+    """Stream one member to a new server-named file, counting the bytes really produced; or say why not."""
+    target = _target_path(batch_dir=batch_dir, name=member.filename.replace("\\", "/"))
+    written = 0
+    try:
+        with archive.open(member) as source, target.open("xb") as out:
+            while block := source.read(COPY_BYTES):
+                written += len(block)
+                # Headers can lie: trust only what decompression actually yields.
+                if written > member.file_size:
+                    raise _MemberRefused("holds more data than its header declares (possible ZIP bomb)")
+                if written > limits.max_file_bytes:
+                    raise _MemberRefused(_over_file_limit(written, limits))
+                if total_before + written > limits.zip_max_total_bytes:
+                    raise _MemberRefused(
+                        f"extracting it would go over the limit of {_size_text(limits.zip_max_total_bytes)} "
+                        "for the whole ZIP"
+                    )
+                out.write(block)
+    except _MemberRefused as exc:
+        target.unlink(missing_ok=True)
+        return str(exc)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        target.unlink(missing_ok=True)
+        logger.info("Member %s of %s cannot be extracted: %s", member.filename, name, exc)
+        return "cannot be extracted: it is damaged or its headers do not match its data"
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _target_path(*, batch_dir: Path, name: str) -> Path:
+    """A fresh file name made by the server: never the client's, only its (sanitised) extension."""
+    extension = _extension(name)
+    if not _SAFE_EXTENSION_RE.match(extension):
+        extension = ""
+    return batch_dir / f"{uuid.uuid4().hex}{extension}"
+
+
+def _base_name(name: str) -> str:
+    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def _extension(name: str) -> str:
+    base = _base_name(name)
+    stem, dot, extension = base.rpartition(".")
+    return f".{extension.lower()}" if dot and stem else ""
+
+
+def _over_file_limit(size: int, limits: IntakeLimits) -> str:
+    return f"{_size_text(size)} is over the limit of {_size_text(limits.max_file_bytes)} per file"
+
+
+def _size_text(size: int) -> str:
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
+def _warn(result: IntakeResult, message: str) -> None:
+    logger.info("Intake: %s", message)
+    result.warnings.append(message)
