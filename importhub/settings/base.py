@@ -9,6 +9,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def env_path(name: str, default: Path) -> Path:
+    """A folder from the environment; relative paths are taken from the project folder."""
+    value = env.str(name, default="")
+    path = Path(value) if value else default
+    return path if path.is_absolute() else BASE_DIR / path
+
+
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-development-only-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -111,8 +119,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "var" / "static")
-MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "var" / "static")
+MEDIA_ROOT = env_path("MEDIA_ROOT", BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"
 
 LOGIN_URL = "login"
@@ -173,12 +181,12 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": env.path("CACHE_DIR", default=BASE_DIR / "var" / "cache"),
+            "LOCATION": env_path("CACHE_DIR", BASE_DIR / "var" / "cache"),
         }
     }
 
 # --- Uploads and import limits --------------------------------------------------------------
-UPLOAD_DIR = env.path("UPLOAD_DIR", default=BASE_DIR / "var" / "uploads")
+UPLOAD_DIR = env_path("UPLOAD_DIR", BASE_DIR / "var" / "uploads")
 UPLOAD_MAX_FILE_BYTES = env.int("UPLOAD_MAX_FILE_BYTES", default=1024**3)
 UPLOAD_MAX_REQUEST_BYTES = env.int("UPLOAD_MAX_REQUEST_BYTES", default=2 * 1024**3)
 UPLOAD_MAX_FILES = env.int("UPLOAD_MAX_FILES", default=100)
@@ -193,7 +201,7 @@ IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto |
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=15 * 60)
 
 # --- Archive ------------------------------------------------------------------------------------
-ARCHIVE_DIR = env.path("ARCHIVE_DIR", default=BASE_DIR / "var" / "archive")
+ARCHIVE_DIR = env_path("ARCHIVE_DIR", BASE_DIR / "var" / "archive")
 ARCHIVE_FAILED_FILES = env.bool("ARCHIVE_FAILED_FILES", default=False)
 ARCHIVE_MAX_ATTEMPTS = env.int("ARCHIVE_MAX_ATTEMPTS", default=5)
 GDRIVE_CREDENTIALS = env("GDRIVE_CREDENTIALS", default="")
