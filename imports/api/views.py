@@ -108,7 +108,7 @@ class ImportView(APIView):
         summary="Upload files: quick validation, or validation and background import",
     )
     def post(self, request):
-        mode = mode_normalize(request.data.get("mode"))
+        # Refuse an oversized request before its body is parsed (request.data reads it all).
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.UPLOAD_MAX_REQUEST_BYTES:
             raise LimitExceeded(
@@ -116,6 +116,7 @@ class ImportView(APIView):
                 "per request (UPLOAD_MAX_REQUEST_BYTES).",
                 code="request_too_large",
             )
+        mode = mode_normalize(request.data.get("mode"))
         uploads = [
             Upload(name=f.name, chunks=f.chunks(), size=f.size) for f in request.FILES.getlist("files")
         ]
@@ -149,7 +150,7 @@ def _datetime_param(request, name: str):
         raise ImportHubError(
             f"{name}: '{raw}' is not a date or date-time (use 2026-10-31 or 2026-10-31T08:00:00)."
         )
-    return value
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
 def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
