@@ -27,6 +27,8 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_ENV=production SECRET_KEY=ci-only-$$(date +%s%N)-not-a-real-secret-0123456789abcdefghij \
+		ALLOWED_HOSTS=imports.example.com $(PY) manage.py check --deploy --fail-level WARNING
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -201,14 +202,26 @@ IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto |
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=15 * 60)
 
 # --- Archive ------------------------------------------------------------------------------------
+# Google Drive when GDRIVE_CREDENTIALS(_JSON) and GDRIVE_FOLDER_ID are set, else the local ARCHIVE_DIR.
 ARCHIVE_DIR = env_path("ARCHIVE_DIR", BASE_DIR / "var" / "archive")
 ARCHIVE_FAILED_FILES = env.bool("ARCHIVE_FAILED_FILES", default=False)
 ARCHIVE_MAX_ATTEMPTS = env.int("ARCHIVE_MAX_ATTEMPTS", default=5)
+# Seconds before the first re-try of a failed archive task; doubled for each later one.
+ARCHIVE_RETRY_DELAY = env.int("ARCHIVE_RETRY_DELAY", default=60)
 GDRIVE_CREDENTIALS = env("GDRIVE_CREDENTIALS", default="")
 GDRIVE_CREDENTIALS_JSON = env("GDRIVE_CREDENTIALS_JSON", default="")
 GDRIVE_FOLDER_ID = env("GDRIVE_FOLDER_ID", default="")
 GDRIVE_SUBFOLDERS = env("GDRIVE_SUBFOLDERS", default="none")  # none | table | month
 GDRIVE_IMPERSONATE = env("GDRIVE_IMPERSONATE", default="")
+# Empty: Google's endpoint. Else the Drive API's base URL (a private endpoint), e.g. https://host/drive/v3/
+GDRIVE_API_ENDPOINT = env("GDRIVE_API_ENDPOINT", default="")
+# CA bundle (PEM) to trust for Drive, e.g. behind a TLS-inspecting proxy; empty: the usual CAs.
+GDRIVE_CA_CERTS = env("GDRIVE_CA_CERTS", default="")
+# Retries of each Drive request by the client library (exponential backoff) before the task re-tries.
+GDRIVE_NUM_RETRIES = env.int("GDRIVE_NUM_RETRIES", default=5)
+# Resumable upload chunk in bytes (rounded up to Drive's 256 KiB unit).
+GDRIVE_CHUNK_SIZE = env.int("GDRIVE_CHUNK_SIZE", default=8 * 1024**2)
+GDRIVE_TIMEOUT = env.int("GDRIVE_TIMEOUT", default=120)
 
 LOGGING = {
     "version": 1,
