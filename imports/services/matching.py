@@ -72,6 +72,10 @@ class HeaderMapping:
         accepted = "; ".join(f"{c.column_name}: {', '.join(h)}" for c, h in self.missing_mandatory)
         return f"Missing mandatory columns: {names} (accepted headers: {accepted})"
 
+    def ignored_message(self) -> str:
+        # One wording for quick validation and the import, so the job's warnings name the columns once.
+        return f"Columns not in the configuration are ignored: {', '.join(self.ignored_headers)}"
+
 
 def headers_map(*, columns: list[ColumnConfig], headers: list[str]) -> HeaderMapping:
     """Map the file's normalised headers to the table's columns (by name, then by alias)."""

@@ -75,7 +75,7 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
             code="unsupported_type",
         )
     # 2-3. Readable, not empty, headers normalised and unique (the reader refuses duplicates).
-    fmt, head = file_open_head(path=path, sample_rows=HEAD_RECORDS)
+    fmt, head = file_open_head(path=path, sample_rows=HEAD_RECORDS, name=original_name)
     result.file_format = fmt
     # 4. The table.
     if not table_name or table_name == "auto":
@@ -108,10 +108,8 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
             code=first.code,
         )
     if mapping.ignored_headers:
-        result.warnings.append(
-            f"Columns not in the configuration are ignored: {', '.join(mapping.ignored_headers)}"
-        )
-    result.rows = file_records_count(path=path, fmt=fmt)
+        result.warnings.append(mapping.ignored_message())
+    result.rows = file_records_count(path=path, fmt=fmt, name=original_name)
     result.valid = True
 
 

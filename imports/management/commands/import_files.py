@@ -21,8 +21,13 @@ def _file_chunks(path: Path, size: int = 1024 * 1024):
             yield block
 
 
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
+
+
 def paths_expand(paths: list[str]) -> list[Path]:
-    """Files as given; folders walked for .csv, .txt and .zip files (sorted, hidden files skipped)."""
+    """Files as given; folders walked for .csv, .txt and .zip files (sorted; hidden files and folders and
+    __MACOSX skipped, as inside a ZIP)."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -30,7 +35,7 @@ def paths_expand(paths: list[str]) -> list[Path]:
             files += sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not p.name.startswith(".")
+                if p.is_file() and p.suffix.lower() in DATA_SUFFIXES and not _hidden(p.relative_to(path))
             )
         elif path.is_file():
             files.append(path)
