@@ -1,8 +1,24 @@
 """django-q2 entry points: fetch by id, call the services, nothing else."""
 
+from .services.archiving import job_archive_run
 from .services.importing import import_job_run
 
 
 def import_job_task(job_id: int) -> str:
     job = import_job_run(job_id=job_id)
     return f"job {job_id}: {job.get_status_display() if job else 'busy elsewhere'}"
+
+
+def archive_job_task(job_id: int) -> str:
+    job = job_archive_run(job_id=job_id)
+    return (
+        f"job {job_id}: archive {job.archive_status or 'not handed over'}" if job else f"job {job_id}: gone"
+    )
+
+
+def stale_jobs_task() -> str:
+    """Scheduled every 5 minutes (see ImportsConfig.ready): re-queue or fail jobs that stopped moving."""
+    from .services.recovery import jobs_stale_recover
+
+    report = jobs_stale_recover()
+    return f"re-queued {len(report.requeued)}, failed {len(report.failed)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import FINAL_STATUSES, ImportJob, JobStatus
+from .archiving import job_archive_handover
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,16 @@ def job_progress_key(job_id: int) -> str:
 def job_progress_set(job_id: int, processed_rows: int) -> None:
     """Progress lives in the cache: the job row stays locked by the import's transaction until it commits."""
     cache.set(job_progress_key(job_id), processed_rows, PROGRESS_TTL)
+    cache.set(job_heartbeat_key(job_id), time.time(), PROGRESS_TTL)
+
+
+def job_heartbeat_key(job_id: int) -> str:
+    return f"importhub:job:{job_id}:heartbeat"
+
+
+def job_heartbeat_get(job_id: int) -> float | None:
+    """When the job's import last reported progress (seconds since the epoch), if it did."""
+    return cache.get(job_heartbeat_key(job_id))
 
 
 def job_progress_get(job: ImportJob) -> int:
@@ -96,13 +108,8 @@ def job_final_hook(*, job_id: int) -> None:
 
 
 def job_file_release(job: ImportJob) -> None:
-    """Delete the uploaded file of a final job (a retried task still finds it until then)."""
+    """Hand a final job's upload to the archive, which keeps it until archived; or delete it when it is not to
+    be archived (a retried task still finds it until then)."""
     if not job.is_final or not job.stored_filename:
         return
-    path = job_stored_path(job)
-    try:
-        path.unlink(missing_ok=True)
-        if path.parent != Path(settings.UPLOAD_DIR) and not any(path.parent.iterdir()):
-            path.parent.rmdir()
-    except OSError as exc:
-        logger.warning("Could not remove %s: %s", path, exc)
+    job_archive_handover(job=job)
