@@ -15,13 +15,14 @@ run: setup
 	$(PY) manage.py ensure_admin
 	@bash scripts/run.sh
 
-test: setup
+test:
+	@bash scripts/setup.sh test
 	$(PY) manage.py check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py bench_import --rows $(ROWS)
+	$(PY) manage.py bench_import --rows $(ROWS) $(BENCH_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

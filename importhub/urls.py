@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("tableconfig.api.urls")),
     path("api/", include("imports.api.urls")),
+    path("config/", include("tableconfig.urls")),
     path("", include("imports.urls")),
 ]

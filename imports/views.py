@@ -1,9 +1,220 @@
-"""Staff pages: thin views over the import services."""
+"""Staff pages: upload, batches, data preview and export. Thin views over the import services and selectors."""
 
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.db import DatabaseError
+from django.db.models import Count
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.dateparse import parse_datetime
+from django.utils.http import content_disposition_header
+
+from importhub.errors import ImportHubError
+from tableconfig.models import ImportTable
+
+from .forms import BATCH_STATUS_LABELS, BatchFilterForm, RowFilterForm, UploadForm
+from .models import JobStatus
+from .selectors import batch_dict, batches_list, job_detail_dict, jobs_visible
+from .services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit
+from .services.export import (
+    RowFilter,
+    export_filename,
+    table_csv_stream,
+    table_preview,
+    table_xlsx_file,
+)
+
+BATCHES_PER_PAGE = 25
+ROW_ERRORS_SHOWN = 20
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _page_permission(check: Callable, message: str):
+    """Login first; then a friendly 403 page, naming the permission, for a user who lacks it."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not check(request.user):
+                return render(request, "imports/forbidden.html", {"message": message}, status=403)
+            return view(request, *args, **kwargs)
+
+        return login_required(wrapped)
+
+    return decorator
+
+
+can_upload = _page_permission(
+    lambda user: user.has_perm("imports.add_importjob"),
+    "You do not have permission to upload files (imports.add_importjob).",
+)
+can_view_data = _page_permission(
+    lambda user: user.is_staff or user.has_perm("tableconfig.view_importtable"),
+    "You do not have permission to see the imported data (tableconfig.view_importtable).",
+)
+
+
+def _submit(request, form: UploadForm) -> dict:
+    uploads = [Upload(name=f.name, chunks=f.chunks(), size=f.size) for f in form.cleaned_data["files"]]
+    try:
+        batch: BatchResult = import_batch_submit(
+            uploads=uploads,
+            mode=form.cleaned_data["mode"],
+            table_name=form.cleaned_data["table_name"],
+            dist_id=form.cleaned_data["dist_id"],
+            user=request.user,
+        )
+    except NoValidFiles as exc:
+        form.add_error("files", exc.message)
+        return {"warnings": exc.details["warnings"]}
+    except ImportHubError as exc:
+        form.add_error("files", exc.message)
+        return {}
+    valid = sum(r.valid for r in batch.results)
+    if batch.all_failed:
+        messages.error(request, "All files failed validation.")
+    else:
+        messages.success(request, f"{valid} of {len(batch.results)} files passed validation.")
+    return {"batch": batch, "warnings": batch.warnings}
+
+
+@can_upload
+def upload(request):
+    """Without JavaScript the form posts here and the results are rendered; with it, app.js uses the API."""
+    context: dict = {}
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            context = _submit(request, form)
+    else:
+        form = UploadForm()
+    return render(request, "imports/upload.html", {"form": form, **context})
+
+
+def _batch_row(batch: dict) -> dict:
+    files = [f for f in batch["files"] if f["status"] != JobStatus.SKIPPED]
+    return {
+        **batch,
+        "status_label": BATCH_STATUS_LABELS.get(batch["status"], batch["status"]),
+        "created": parse_datetime(batch["created_at"]) if batch["created_at"] else None,
+        "file_names": [f["filename"] for f in files],
+        "missing_count": len(batch["files"]) - len(files),
+    }
 
 
 @login_required
-def home(request):
-    return render(request, "imports/home.html")
+def batch_list(request):
+    form = BatchFilterForm(request.GET or None)
+    try:
+        page = max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        page = 1
+    batches: list[dict] = []
+    if not form.is_bound or form.is_valid():
+        batches = batches_list(
+            user=request.user,
+            limit=BATCHES_PER_PAGE + 1,
+            offset=(page - 1) * BATCHES_PER_PAGE,
+            **(form.selector_kwargs() if form.is_bound else {}),
+        )
+    return render(
+        request,
+        "imports/batch_list.html",
+        {
+            "form": form,
+            "batches": [_batch_row(b) for b in batches[:BATCHES_PER_PAGE]],
+            "page": page,
+            "has_next": len(batches) > BATCHES_PER_PAGE,
+            "filtered": any(v for k, v in request.GET.items() if k != "page"),
+        },
+    )
+
+
+def _file_row(job) -> dict:
+    return {
+        **job_detail_dict(job),
+        "job": job,
+        "is_final": job.is_final,
+        "row_errors": job.errors[:ROW_ERRORS_SHOWN],
+    }
+
+
+@login_required
+def batch_detail(request, batch_id: uuid.UUID):
+    jobs = list(
+        jobs_visible(request.user)
+        .filter(batch_id=batch_id)
+        .select_related("uploaded_by", "table")
+        .order_by("id")
+    )
+    if not jobs:
+        raise Http404("Batch not found.")
+    batch = _batch_row(batch_dict(batch_id, jobs))
+    return render(
+        request,
+        "imports/batch_detail.html",
+        {
+            "batch": batch,
+            "files": [_file_row(j) for j in jobs if j.status != JobStatus.SKIPPED],
+            "missing": [j for j in jobs if j.status == JobStatus.SKIPPED],
+            "active": batch["status"] in ("pending", "processing"),
+            "uploaded_by": next((j.uploaded_by for j in jobs if j.uploaded_by), None),
+            "row_errors_shown": ROW_ERRORS_SHOWN,
+        },
+    )
+
+
+@can_view_data
+def data_tables(request):
+    tables = ImportTable.objects.annotate(column_count=Count("columns")).order_by("table_name")
+    return render(request, "imports/data_tables.html", {"tables": tables})
+
+
+@can_view_data
+def data_table(request, table_name: str):
+    table = get_object_or_404(ImportTable, table_name=table_name)
+    form = RowFilterForm(request.GET or None)
+    preview = None
+    if not form.is_bound or form.is_valid():
+        filters = form.row_filter() if form.is_bound else RowFilter()
+        try:
+            preview = table_preview(table=table, filters=filters)
+        except DatabaseError as exc:
+            messages.error(request, f"The table {table.table_name} cannot be read: {exc}")
+    return render(
+        request,
+        "imports/data_table.html",
+        {"table": table, "form": form, "preview": preview, "query": request.GET.urlencode()},
+        status=400 if form.errors else 200,
+    )
+
+
+@can_view_data
+def data_export(request, table_name: str, fmt: str):
+    """The whole table, or the filtered rows: CSV streamed as it is read, XLSX built in a temporary file."""
+    table = get_object_or_404(ImportTable, table_name=table_name)
+    form = RowFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return render(
+            request, "imports/data_table.html", {"table": table, "form": form, "preview": None}, status=400
+        )
+    filters = form.row_filter() if form.is_bound else RowFilter()
+    filename = export_filename(table=table, extension=fmt)
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            table_csv_stream(table=table, filters=filters), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = content_disposition_header(True, filename)
+        return response
+    return FileResponse(
+        table_xlsx_file(table=table, filters=filters),
+        as_attachment=True,
+        filename=filename,
+        content_type=XLSX_CONTENT_TYPE,
+    )

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Idempotent set-up: virtualenv, system headers for mysqlclient, Python packages, MySQL database.
+# `scripts/setup.sh test` also installs what the test suite needs: Debian's chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
+PURPOSE=${1:-run}
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -34,6 +36,10 @@ include_dir=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["inclu
 command -v gcc >/dev/null 2>&1 || need+=(build-essential)
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
+
+# The browser tests drive the distribution's Chromium through Playwright's bundled driver; Playwright's own
+# browser download (`playwright install`) is never used, since these machines and intranets have no internet.
+if [ "$PURPOSE" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
 
 stamp="$VENV/.installed"
 if [ ! -x "$VENV/bin/python" ]; then

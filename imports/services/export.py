@@ -1,0 +1,284 @@
+"""Table preview and CSV/XLSX export: the only place that reads physical tables for display.
+
+Identifiers come from the configuration and are checked again here, right before the SQL; values travel as
+query parameters. Text cells that a spreadsheet would run as a formula are neutralised (OWASP CSV injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import IO
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from tableconfig.models import ColumnRole, DataType, ImportTable
+from tableconfig.naming import identifier_validate
+
+from ..models import ImportJob
+
+# OWASP: a cell starting with one of these is run as a formula by spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+PREVIEW_ROWS = 100
+FETCH_ROWS = 2_000
+# An XLSX sheet holds at most 1,048,576 rows: the header and this many data rows.
+XLSX_SHEET_ROWS = 1_048_575
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """Which rows of a table to show or export; empty fields do not filter."""
+
+    batch_id: uuid.UUID | None = None
+    job_id: int | None = None
+    dist_id: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.batch_id or self.job_id or self.dist_id)
+
+
+@dataclass(frozen=True)
+class ExportColumn:
+    name: str
+    data_type: str
+    decimal_places: int = 4
+    configured: bool = True
+
+
+@dataclass
+class TablePreview:
+    columns: list[ExportColumn]
+    rows: list[list]
+    limit: int
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.rows) >= self.limit
+
+    @property
+    def cells(self) -> list[list[tuple[ExportColumn, object]]]:
+        """Each row's values paired with their columns, for templates."""
+        return [list(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+ENGINE_COLUMNS = (
+    ExportColumn("import_job_id", DataType.INT, configured=False),
+    ExportColumn("imported_at", DataType.DATETIME, configured=False),
+)
+
+
+def export_columns(table: ImportTable) -> list[ExportColumn]:
+    """The table's configured columns in order, then the two the engine adds (which job, when)."""
+    configured = [
+        ExportColumn(c.column_name, c.data_type, c.decimal_places)
+        for c in table.columns.order_by("position", "id")
+    ]
+    return [*configured, *ENGINE_COLUMNS]
+
+
+def cell_neutralize(value: str) -> str:
+    """Prefix a quote to text a spreadsheet would treat as a formula (OWASP CSV injection)."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _quote(name: str, kind: str) -> str:
+    return connection.ops.quote_name(identifier_validate(name, kind=kind))
+
+
+def _column_sql(column: ExportColumn) -> str:
+    # The engine's own columns are constants here; configured names are checked like any identifier.
+    return _quote(column.name, "column") if column.configured else connection.ops.quote_name(column.name)
+
+
+def _where(table: ImportTable, filters: RowFilter) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list = []
+    if filters.job_id:
+        clauses.append(f"{connection.ops.quote_name('import_job_id')} = %s")
+        params.append(filters.job_id)
+    distributor = None
+    if filters.dist_id:
+        distributor = table.columns.filter(role=ColumnRole.DISTRIBUTOR).first()
+        if distributor is not None:
+            clauses.append(f"{_quote(distributor.column_name, 'column')} = %s")
+            params.append(filters.dist_id)
+    if filters.batch_id or (filters.dist_id and distributor is None):
+        # Without a distributor column, a row's distributor is the one its upload declared.
+        jobs = ImportJob.objects.filter(Q(table=table) | Q(table_name=table.table_name))
+        if filters.batch_id:
+            jobs = jobs.filter(batch_id=filters.batch_id)
+        if filters.dist_id and distributor is None:
+            jobs = jobs.filter(dist_id=filters.dist_id)
+        job_ids = list(jobs.values_list("id", flat=True))
+        if not job_ids:
+            return " WHERE 1 = 0", []
+        marks = ", ".join(["%s"] * len(job_ids))
+        clauses.append(f"{connection.ops.quote_name('import_job_id')} IN ({marks})")
+        params.extend(job_ids)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _select(table: ImportTable, columns: list[ExportColumn], filters: RowFilter, *, newest_first: bool):
+    names = ", ".join(_column_sql(c) for c in columns)
+    where, params = _where(table, filters)
+    order = "DESC" if newest_first else "ASC"
+    return (
+        f"SELECT {names} FROM {_quote(table.table_name, 'table')}{where} ORDER BY {connection.ops.quote_name('id')} {order}",
+        params,
+    )
+
+
+def _value(column: ExportColumn, value):
+    """The database's value as Python, alike on SQLite and MySQL (decimals exact, dates as dates)."""
+    if value is None:
+        return None
+    kind = column.data_type
+    if kind == DataType.DECIMAL:
+        try:
+            return Decimal(str(value)).quantize(Decimal(1).scaleb(-column.decimal_places))
+        except InvalidOperation:
+            return Decimal(str(value))
+    if kind == DataType.INT:
+        return int(value)
+    if kind == DataType.BOOL:
+        return value in (True, 1, "1", b"1")
+    if kind == DataType.DATE:
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    if kind == DataType.DATETIME:
+        if not isinstance(value, dt.datetime):
+            value = dt.datetime.fromisoformat(str(value))
+        if not column.configured and timezone.is_naive(value):
+            # The engine stamps imported_at in UTC: show it in the site's time zone.
+            value = timezone.localtime(value.replace(tzinfo=dt.UTC))
+        return timezone.make_naive(value) if timezone.is_aware(value) else value
+    return str(value)
+
+
+def _row(columns: list[ExportColumn], raw) -> list:
+    return [_value(c, v) for c, v in zip(columns, raw, strict=True)]
+
+
+@contextmanager
+def _streaming_cursor():
+    """A cursor that does not hold the whole result in memory.
+
+    MySQL's default cursor buffers every row on the client, so an unbuffered server-side cursor is used;
+    SQLite's cursor already steps through the result as it is fetched.
+    """
+    if connection.vendor == "mysql":
+        from MySQLdb.cursors import SSCursor
+
+        connection.ensure_connection()
+        cursor = connection.connection.cursor(SSCursor)
+    else:
+        cursor = connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def table_rows_iter(*, table: ImportTable, filters: RowFilter) -> Iterator[list[list]]:
+    """Every matching row, oldest first, in batches of FETCH_ROWS (constant memory on any table size)."""
+    columns = export_columns(table)
+    sql, params = _select(table, columns, filters, newest_first=False)
+    with _streaming_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(FETCH_ROWS):
+            yield [_row(columns, raw) for raw in batch]
+
+
+def table_preview(*, table: ImportTable, filters: RowFilter, limit: int = PREVIEW_ROWS) -> TablePreview:
+    """The latest `limit` matching rows, newest first."""
+    columns = export_columns(table)
+    sql, params = _select(table, columns, filters, newest_first=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} LIMIT %s", [*params, limit])
+        rows = [_row(columns, raw) for raw in cursor.fetchall()]
+    return TablePreview(columns=columns, rows=rows, limit=limit)
+
+
+def _csv_text(column: ExportColumn, value) -> str:
+    if value is None:
+        return ""
+    if column.data_type == DataType.BOOL:
+        return "true" if value else "false"
+    if column.data_type == DataType.DATETIME:
+        return value.isoformat(sep=" ")
+    if column.data_type == DataType.STR:
+        return cell_neutralize(value)
+    return str(value)
+
+
+class _Line:
+    """A file-like object whose write() hands back the line, for csv.writer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def table_csv_stream(*, table: ImportTable, filters: RowFilter) -> Iterator[bytes]:
+    """The matching rows as UTF-8 CSV (with a BOM, for spreadsheet programs), one chunk per fetched batch."""
+    columns = export_columns(table)
+    writer = csv.writer(_Line())
+    yield ("\ufeff" + writer.writerow([c.name for c in columns])).encode()
+    for batch in table_rows_iter(table=table, filters=filters):
+        lines = [
+            writer.writerow([_csv_text(c, v) for c, v in zip(columns, row, strict=True)]) for row in batch
+        ]
+        yield "".join(lines).encode()
+
+
+def _xlsx_value(column: ExportColumn, value):
+    if column.data_type == DataType.STR and value is not None:
+        # openpyxl would store text starting with '=' as a formula, and refuses control characters.
+        return cell_neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return value
+
+
+def table_xlsx_file(*, table: ImportTable, filters: RowFilter) -> IO[bytes]:
+    """The matching rows as an XLSX workbook in a temporary file (rewound; deleted when closed).
+
+    openpyxl's write-only mode streams rows to disk, so memory stays flat; past one sheet's row limit the
+    rows continue on another sheet.
+    """
+    columns = export_columns(table)
+    header = [c.name for c in columns]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=table.table_name[:31])
+    sheet.append(header)
+    rows_in_sheet = 0
+    for batch in table_rows_iter(table=table, filters=filters):
+        for row in batch:
+            if rows_in_sheet == XLSX_SHEET_ROWS:
+                sheet = workbook.create_sheet(
+                    title=f"{table.table_name[:25]} ({len(workbook.worksheets) + 1})"
+                )
+                sheet.append(header)
+                rows_in_sheet = 0
+            sheet.append([_xlsx_value(c, v) for c, v in zip(columns, row, strict=True)])
+            rows_in_sheet += 1
+    output = tempfile.TemporaryFile(suffix=".xlsx")
+    try:
+        workbook.save(output)
+    except BaseException:
+        output.close()
+        raise
+    output.seek(0)
+    return output
+
+
+def export_filename(*, table: ImportTable, extension: str) -> str:
+    """`sales-20261031-2300.csv`: the table and the local time of the export."""
+    return f"{table.table_name}-{timezone.localtime():%Y%m%d-%H%M}.{extension}"
