@@ -15,3 +15,5 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27 opens a control socket under ~/.gunicorn by default, shared by every gunicorn of the user.
+control_socket_disable = True

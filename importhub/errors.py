@@ -45,3 +45,10 @@ class FileRejected(ImportHubError):
 class LimitExceeded(ImportHubError):
     code = "limit_exceeded"
     http_status = 413
+
+
+class StorageUnavailable(ImportHubError):
+    """The server cannot write where uploads are kept (folder missing, not a folder, read-only, full)."""
+
+    code = "upload_dir_unwritable"
+    http_status = 503

@@ -2,10 +2,12 @@
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from .models import ImportJob
+from .services.archiving import archive_retry
+from .services.revert import import_jobs_revert
 
 
 class DistributorFilter(admin.SimpleListFilter):
@@ -43,10 +45,12 @@ class ImportJobAdmin(admin.ModelAdmin):
         "total_rows",
         "success_count",
         "error_count",
+        "archive_status",
         "created_at",
         "completed_at",
     )
-    list_filter = ("status", "table", DistributorFilter)
+    list_filter = ("status", "archive_status", "table", DistributorFilter)
+    actions = ["archive_retry_action", "revert_action"]
     date_hierarchy = "created_at"
     # batch_id is matched as text, so a pasted batch id (or part of one) finds its jobs.
     search_fields = ("original_filename", "dist_id", "batch_id")
@@ -102,13 +106,14 @@ class ImportJobAdmin(admin.ModelAdmin):
                 "fields": (
                     "archive_status",
                     "archive_file_id",
-                    "archive_url",
+                    "archive_link",
                     "archive_error",
                     "archive_attempts",
                     "archived_at",
                 )
             },
         ),
+        ("Revert", {"fields": ("reverted_at", "reverted_by", "revert_notes")}),
         ("Timestamps", {"fields": ("created_at", "updated_at", "started_at", "completed_at")}),
     )
 
@@ -119,6 +124,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             "errors_pretty",
             "warnings_pretty",
             "summary_pretty",
+            "archive_link",
         ]
 
     def has_add_permission(self, request):
@@ -129,6 +135,43 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    def has_retry_archive_permission(self, request) -> bool:
+        return request.user.has_perm("imports.change_importjob")
+
+    @admin.action(description="Retry archive of the selected files", permissions=["retry_archive"])
+    def archive_retry_action(self, request, queryset):
+        ids = archive_retry(job_ids=list(queryset.values_list("id", flat=True)), include_pending=True)
+        if ids:
+            self.message_user(request, f"Archiving {len(ids)} file(s) again.", messages.SUCCESS)
+        else:
+            self.message_user(
+                request,
+                "None of the selected files is waiting to be archived or failed to be: nothing to retry.",
+                messages.WARNING,
+            )
+
+    def has_revert_permission(self, request) -> bool:
+        return request.user.has_perm("imports.change_importjob")
+
+    @admin.action(
+        description="Revert the selected imports (delete the rows they wrote)", permissions=["revert"]
+    )
+    def revert_action(self, request, queryset):
+        for attempt in import_jobs_revert(jobs=queryset, user=request.user):
+            if not attempt.ok:
+                level = messages.ERROR
+            elif attempt.result.replaced_by_later_jobs or attempt.result.overwritten_before:
+                level = messages.WARNING
+            else:
+                level = messages.SUCCESS
+            self.message_user(request, attempt.message, level)
+
+    @admin.display(description="archive url")
+    def archive_link(self, obj: ImportJob) -> str:
+        if not obj.archive_url:
+            return "-"
+        return format_html('<a href="{}">{}</a>', obj.archive_url, obj.archive_url)
 
     @admin.display(description="status", ordering="status")
     def status_with_label(self, obj: ImportJob) -> str:

@@ -92,6 +92,12 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revert_notes = models.TextField(blank=True)
+
     class Meta:
         ordering = ["-created_at", "id"]
         indexes = [models.Index(fields=["status", "updated_at"], name="job_status_updated")]

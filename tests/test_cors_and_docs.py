@@ -59,8 +59,8 @@ def test_schema_lists_the_table_endpoints_for_a_logged_in_user(user_api):
         "/api/aliases/{id}",
     } <= set(document["paths"])
     create = document["paths"]["/api/tables"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert create == {"$ref": "#/components/schemas/TableCreate"}
-    table_create = document["components"]["schemas"]["TableCreate"]
+    assert create == {"$ref": "#/components/schemas/TableCreateRequest"}
+    table_create = document["components"]["schemas"]["TableCreateRequest"]
     assert set(table_create["required"]) == {"table_name", "columns"}
 
 

@@ -145,6 +145,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Upload distributor files, configure import tables and follow import jobs.",
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Separate request/response components, so multipart uploads are documented as binary files.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI's files come from the drf-spectacular-sidecar package: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -165,6 +167,8 @@ Q_CLUSTER = {
     "ack_failures": True,
     "catch_up": False,
     "save_limit": 1000,
+    # A cluster prefetches at most one task per worker: a cluster that dies takes no extra tasks with it.
+    "queue_limit": Q_WORKERS,
     "label": "Background tasks",
 }
 if REDIS_URL:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import revert, views
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
@@ -11,5 +11,13 @@ urlpatterns = [
         "jobs/<str:batch_id>/files/<int:job_id>/errors.csv",
         views.JobErrorsCsvView.as_view(),
         name="api-job-errors",
+    ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/archive",
+        views.JobArchiveView.as_view(),
+        name="api-job-archive",
+    ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/revert", revert.JobRevertView.as_view(), name="api-job-revert"
     ),
 ]

@@ -6,7 +6,8 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.http import FileResponse
+from django.core.exceptions import TooManyFilesSent
+from django.http import FileResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -21,6 +22,7 @@ from importhub.errors import ImportHubError, LimitExceeded, NotFound
 
 from ..models import ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
+from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
 
 
@@ -116,10 +118,17 @@ class ImportView(APIView):
                 "per request (UPLOAD_MAX_REQUEST_BYTES).",
                 code="request_too_large",
             )
-        mode = mode_normalize(request.data.get("mode"))
-        uploads = [
-            Upload(name=f.name, chunks=f.chunks(), size=f.size) for f in request.FILES.getlist("files")
-        ]
+        try:
+            mode = mode_normalize(request.data.get("mode"))
+            files = request.FILES.getlist("files")
+        except TooManyFilesSent:
+            # Django stops parsing at DATA_UPLOAD_MAX_NUMBER_FILES (set from UPLOAD_MAX_FILES) with a bare 400.
+            raise LimitExceeded(
+                f"Too many files: more than {settings.UPLOAD_MAX_FILES} sent, at most {settings.UPLOAD_MAX_FILES} "
+                "per request (UPLOAD_MAX_FILES).",
+                code="too_many_files",
+            ) from None
+        uploads = [Upload(name=f.name, chunks=f.chunks(), size=f.size) for f in files]
         try:
             batch = import_batch_submit(
                 uploads=uploads,
@@ -177,6 +186,7 @@ class JobsView(APIView):
         ],
         responses={200: dict},
         summary="Recent batches, newest first",
+        operation_id="jobs_list",
     )
     def get(self, request):
         batch_status = request.query_params.get("status") or None
@@ -243,3 +253,20 @@ class JobErrorsCsvView(APIView):
             filename=f"{stem}-errors.csv",
             content_type="text/csv; charset=utf-8",
         )
+
+
+class JobArchiveView(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes, 302: None, 404: dict},
+        summary="The archived original of one file (local archive; a Drive copy redirects to Drive)",
+    )
+    def get(self, request, batch_id, job_id):
+        job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
+        if job is None:
+            raise NotFound("Job not found.")
+        path = job_archive_local_path(job)
+        if path is not None:
+            return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+        if job.archive_url.startswith("https://"):
+            return HttpResponseRedirect(job.archive_url)
+        raise NotFound("This file is not in the archive.", code="not_archived")

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django_q.tasks import async_task
 
-from importhub.errors import ImportHubError, LimitExceeded
+from importhub.errors import ImportHubError, LimitExceeded, StorageUnavailable
 from tableconfig.models import ImportTable
 
 from ..models import ImportJob, ImportMode, JobStatus
@@ -120,14 +120,21 @@ def import_batch_submit(
     dist_id = (dist_id or "").strip()
     batch = BatchResult(batch_id=uuid.uuid4(), mode=mode)
     batch_dir = Path(settings.UPLOAD_DIR) / str(batch.batch_id)
-    batch_dir.mkdir(parents=True, exist_ok=True)
     limits = intake_limits()
     try:
+        batch_dir.mkdir(parents=True, exist_ok=True)
         stored = [
             (u.name, upload_store(batch_dir=batch_dir, original_name=u.name, chunks=u.chunks, limits=limits))
             for u in uploads
         ]
         intake = files_intake(batch_dir=batch_dir, uploads=stored, limits=limits)
+    except OSError as exc:
+        shutil.rmtree(batch_dir, ignore_errors=True)
+        logger.error("Cannot store uploads under %s: %s", settings.UPLOAD_DIR, exc)
+        raise StorageUnavailable(
+            "The upload folder is not writable: the server cannot store files right now. Nothing was "
+            "saved; please try again later or tell an administrator."
+        ) from exc
     except BaseException:
         shutil.rmtree(batch_dir, ignore_errors=True)
         raise

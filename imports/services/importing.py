@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from importhub.errors import FileRejected
 
 from ..models import ImportJob, JobStatus
+from .batches import import_job_enqueue
 from .jobs import (
     ROW_ERRORS_KEPT,
     job_errors_path,
@@ -78,8 +79,10 @@ class _ErrorsFile:
         return ""
 
 
-def _validated_chunks(path: Path, fmt, rules, chunk_rows: int) -> Iterator[tuple[Chunk, ValidatedChunk]]:
-    for chunk in file_chunks_read(path=path, fmt=fmt, chunk_rows=chunk_rows):
+def _validated_chunks(
+    path: Path, fmt, rules, chunk_rows: int, *, name: str
+) -> Iterator[tuple[Chunk, ValidatedChunk]]:
+    for chunk in file_chunks_read(path=path, fmt=fmt, chunk_rows=chunk_rows, name=name):
         yield chunk, chunk_validate(frame=chunk.frame, row_numbers=chunk.row_numbers, rules=rules)
 
 
@@ -136,6 +139,23 @@ def _rejected_rows(chunk: Chunk, validated: ValidatedChunk) -> list[tuple[int, s
     return rows
 
 
+# The job keeps its first row errors as JSON in its own row: cut huge values there (a 6 MiB cell would
+# exceed MySQL's max_allowed_packet); the errors CSV keeps every value whole.
+KEPT_VALUE_CHARS = 200
+KEPT_MESSAGE_CHARS = 500
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _error_kept(error: RowError) -> dict:
+    kept = error.as_dict()
+    kept["value"] = _cut(kept["value"], KEPT_VALUE_CHARS)
+    kept["message"] = _cut(kept["message"], KEPT_MESSAGE_CHARS)
+    return kept
+
+
 def _ragged_errors(chunk: Chunk) -> list[RowError]:
     return [
         RowError(
@@ -159,15 +179,13 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
         raise FileRejected(
             f"The uploaded file {job.original_filename} is no longer on the server.", code="file_missing"
         )
-    fmt, head = file_open_head(path=path, sample_rows=1)
+    fmt, head = file_open_head(path=path, sample_rows=1, name=job.original_filename)
     columns = table_columns(table)
     mapping = headers_map(columns=columns, headers=head.normalized)
     if mapping.missing_mandatory:
         raise FileRejected(mapping.missing_message(), code="missing_columns")
     if mapping.ignored_headers:
-        outcome.warnings.append(
-            f"Columns not in the configuration were ignored: {', '.join(mapping.ignored_headers)}"
-        )
+        outcome.warnings.append(mapping.ignored_message())
 
     names = [c.column_name for c in columns]
     unique = [c.column_name for c in columns if c.is_unique]
@@ -178,7 +196,9 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
     keep_errors = False
     try:
         writer.job_rows_delete()
-        chunks = _validated_chunks(path, fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS)
+        chunks = _validated_chunks(
+            path, fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS, name=job.original_filename
+        )
         for chunk, validated in _prefetched(chunks):
             errors = sorted([*validated.errors, *_ragged_errors(chunk)], key=lambda e: e.row)
             rejected = len(validated.rejected) + len(chunk.ragged)
@@ -186,7 +206,7 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
             outcome.error_count += rejected
             room = ROW_ERRORS_KEPT - len(outcome.errors)
             if room > 0:
-                outcome.errors.extend(e.as_dict() for e in errors[:room])
+                outcome.errors.extend(_error_kept(e) for e in errors[:room])
             if rejected:
                 errors_file.rows_write(_rejected_rows(chunk, validated))
                 if table.reject_file_on_error:
@@ -261,7 +281,13 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             errors_file=getattr(job, "errors_file", ""),
         )
     except Exception as exc:
+        if _connection_lost(exc):
+            retried = _job_retry_after_lost_connection(job_id)
+            if retried is not None:
+                return retried
         logger.exception("Job %s failed unexpectedly", job_id)
+        if isinstance(exc, DatabaseError) and not connection.in_atomic_block:
+            connection.close()  # it may be unusable now; recording the failure reconnects
         return _job_fail(
             job_id,
             status=JobStatus.FAILED,
@@ -271,6 +297,36 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             outcome=outcome,
             errors_file="",
         )
+
+
+# MySQL/MariaDB client and server codes for a connection that went away (server gone, lost during a
+# query, killed, shut down): the transaction was rolled back by the server, so the file can simply run again.
+CONNECTION_LOST_CODES = {2006, 2013, 1927, 4031, 1053}
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, DatabaseError) and exc.args and exc.args[0] in CONNECTION_LOST_CODES:
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _job_retry_after_lost_connection(job_id: int) -> ImportJob | None:
+    """Queue the job again on a new connection (bounded by Q_MAX_ATTEMPTS); None when it is out of tries."""
+    connection.close()
+    job = ImportJob.objects.filter(pk=job_id).first()
+    if job is None or job.status != JobStatus.PROCESSING:
+        return job
+    if job.attempts >= (settings.Q_CLUSTER.get("max_attempts") or 3):
+        return None
+    logger.warning("Job %s: the database connection was lost mid-import; nothing was kept, retrying.", job_id)
+    note = "The database connection was lost while importing; no rows were kept. The import is being retried."
+    job_status_compare_and_set(
+        job_id=job_id, from_statuses=[JobStatus.PROCESSING], to_status=JobStatus.WAITING, notes=note
+    )
+    import_job_enqueue(job_id=job_id)
+    return ImportJob.objects.get(pk=job_id)
 
 
 def _job_fail(job_id: int, *, status, message: str, code: str, outcome: ImportOutcome, errors_file: str):

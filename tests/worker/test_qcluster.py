@@ -55,9 +55,10 @@ class Cluster:
             "Q_SYNC": "0",
             "Q_WORKERS": "2",
             "Q_POLL": "0.2",
-            "Q_TIMEOUT": "60",
-            # How soon the broker hands a task whose worker died to another worker.
-            "Q_RETRY": "8",
+            "Q_TIMEOUT": "20",
+            # How soon the broker hands a task whose worker died to another worker (more than the timeout,
+            # so a slow but live import is never handed out twice).
+            "Q_RETRY": "25",
             "IMPORT_CHUNK_ROWS": "20000",
         }
         self.log = log.open("ab")
@@ -140,6 +141,9 @@ def test_qcluster_sigkill_mid_file_leaves_no_rows_then_the_job_completes(tmp_pat
             return all(j.is_final for j in jobs) and list(jobs)
 
         jobs = _wait(batch_final, timeout=240, what="every file of the batch to be final", log=log)
+        # The upload goes once its job is final (right after the commit, in the worker).
+        stored = Path(settings.UPLOAD_DIR) / big_job.stored_filename
+        _wait(lambda: not stored.exists(), timeout=20, what="the upload to be removed", log=log)
     finally:
         cluster.stop()
 
@@ -155,6 +159,3 @@ def test_qcluster_sigkill_mid_file_leaves_no_rows_then_the_job_completes(tmp_pat
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM sales")
         assert cursor.fetchone()[0] == BIG_ROWS
-    # The upload goes once its job is final (right after the commit, in the worker).
-    stored = Path(settings.UPLOAD_DIR) / big_job.stored_filename
-    _wait(lambda: not stored.exists(), timeout=10, what="the upload to be removed", log=log)

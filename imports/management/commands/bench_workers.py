@@ -1,0 +1,540 @@
+"""Load and scale figures: /api/import latency under concurrent uploads through gunicorn, and import throughput
+of a batch with 1 vs 2 (or more) qcluster workers. Runs real processes on loopback; removes what it made."""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import io
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test.utils import override_settings
+from django_q.conf import Conf
+from django_q.models import OrmQ, Task
+from rest_framework.authtoken.models import Token
+
+from imports.models import ArchiveStatus, ImportJob, JobStatus
+from imports.services.batches import Upload, import_batch_submit, import_job_enqueue
+from tableconfig.models import ImportTable
+from tableconfig.schema import table_exists
+
+SALES_TABLE = "sales"
+SALES_HEADER = ["distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate"]
+
+
+class BenchFailed(Exception):
+    pass
+
+
+@dataclass
+class LatencyFigures:
+    mode: str
+    requests: int
+    concurrency: int
+    statuses: dict[str, int]
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    requests_per_second: float
+    jobs_complete: int | None = None
+    jobs_final_seconds: float | None = None
+
+
+@dataclass
+class ThroughputFigures:
+    workers: int
+    files: int
+    rows: int
+    seconds: float
+    rows_per_second: float
+
+
+@dataclass
+class Report:
+    database: str
+    broker: str
+    web_workers: int
+    latency: list[LatencyFigures] = field(default_factory=list)
+    throughput: list[ThroughputFigures] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"bench_workers on {self.database}, broker {self.broker}, gunicorn -w {self.web_workers}", ""]
+        out.append("POST /api/import, concurrent small uploads")
+        out.append(
+            f"  {'mode':<6}{'requests':>9}{'conc.':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}  answers"
+        )
+        for f in self.latency:
+            answers = ", ".join(f"{n}x{code}" for code, n in sorted(f.statuses.items()))
+            line = (
+                f"  {f.mode:<6}{f.requests:>9}{f.concurrency:>7}{f.p50_ms:>9.0f}{f.p95_ms:>9.0f}{f.max_ms:>9.0f}"
+                f"{f.requests_per_second:>8.1f}  {answers}"
+            )
+            if f.jobs_complete is not None:
+                line += f"; {f.jobs_complete}/{f.requests} jobs complete, all final after {f.jobs_final_seconds:.1f}s"
+            out.append(line)
+        if self.throughput:
+            out += ["", "Import of one batch (time from queueing to the last job final)"]
+            out.append(
+                f"  {'workers':>7}{'files':>7}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'speed-up':>10}"
+            )
+            base = self.throughput[0].rows_per_second
+            for f in self.throughput:
+                out.append(
+                    f"  {f.workers:>7}{f.files:>7}{f.rows:>11,}{f.seconds:>9.1f}{f.rows_per_second:>10,.0f}"
+                    f"{f.rows_per_second / base:>9.2f}x"
+                )
+        return out
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def sales_file_bytes(*, rows: int, tag: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(SALES_HEADER)
+    for n in range(rows):
+        writer.writerow(
+            ["31001", f"{tag}-{n:07d}", f"2026-10-{1 + n % 28:02d}", f"C{n % 977:05d}", f"{n % 900:05d}",
+             str(1 + n % 13), f"{n % 5000}.25", "2026-10-31 23:00:00"]
+        )  # fmt: skip
+    return out.getvalue().encode()
+
+
+def database_url() -> str:
+    """The database this command runs on, as a DATABASE_URL for its child processes."""
+    db = connection.settings_dict
+    if connection.vendor == "mysql":
+        user = quote(db["USER"] or "", safe="")
+        password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
+        return f"mysql://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
+    return f"sqlite:///{Path(db['NAME']).resolve()}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Child:
+    """A child process in its own process group, its output in a log file."""
+
+    def __init__(self, args: list[str], *, log: Path, env: dict[str, str]):
+        self.log_path = log
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            args,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_tail(self, size: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-size:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+        self._log.close()
+
+
+def wait_until(predicate, *, timeout: float, what: str, children: list[Child], interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        for child in children:
+            if child.process.poll() is not None:
+                raise BenchFailed(
+                    f"{child.log_path.name} exited while waiting for {what}:\n{child.log_tail()}"
+                )
+        time.sleep(interval)
+    tails = "\n".join(f"--- {c.log_path.name}\n{c.log_tail()}" for c in children)
+    raise BenchFailed(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
+
+
+def post_import(port: int, *, token: str, name: str, content: bytes, mode: str) -> tuple[int, dict, float]:
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="mode"\r\n\r\n{mode}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {
+        "Authorization": f"Token {token}",
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Accept": "application/json",
+    }
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request("POST", "/api/import", body=body, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    seconds = time.perf_counter() - started
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = {}
+    return response.status, parsed, seconds
+
+
+class Command(BaseCommand):
+    help = (
+        "Load and scale figures. (1) --uploads small uploads (--upload-rows sales rows each, --concurrency at "
+        "a time, default all) to "
+        "POST /api/import through gunicorn (--web-workers) on a free loopback port: latency p50/p95 in quick "
+        "mode, then in full mode with 2 qcluster workers running (every upload accepted, no 5xx, every job "
+        "complete). (2) A batch of --files generated sales files of --rows rows imported by each number of "
+        "qcluster workers in --workers (one qcluster process of 1 worker each, as separate machines): rows/s "
+        "from queueing to the last job final. Uses the database and broker of the current settings "
+        "(DATABASE_URL, REDIS_URL; run it on a scratch database: DATABASE_URL=... manage.py migrate first). "
+        "It creates a temporary user and token, imports into the `sales` table (the demo configuration is "
+        "loaded if it is missing), keeps uploads, archive and error files in a temporary folder, and at the "
+        "end stops its processes and deletes its jobs, their rows, task results, the user and the folder. "
+        "Other rows are left alone. Example: DATABASE_URL=mysql://root@127.0.0.1:3306/scratch "
+        "manage.py bench_workers --files 20 --rows 50000 --workers 1,2"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--uploads", type=int, default=50, help="Uploads per mode (50).")
+        parser.add_argument(
+            "--concurrency", type=int, default=0, help="Uploads in flight at once (default: all of them)."
+        )
+        parser.add_argument("--upload-rows", type=int, default=100, help="Rows in each small upload (100).")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes (2).")
+        parser.add_argument("--files", type=int, default=20, help="Files in the throughput batch (20).")
+        parser.add_argument("--rows", type=int, default=50_000, help="Rows in each batch file (50000).")
+        parser.add_argument(
+            "--workers", default="1,2", help="qcluster worker counts to compare, comma-separated (1,2)."
+        )
+        parser.add_argument(
+            "--skip-latency", action="store_true", help="Leave out the upload latency part (1)."
+        )
+        parser.add_argument("--skip-throughput", action="store_true", help="Leave out the batch part (2).")
+        parser.add_argument("--timeout", type=float, default=1800, help="Seconds to wait for any one step.")
+        parser.add_argument("--json", metavar="PATH", help="Also write the figures to this JSON file.")
+        parser.add_argument(
+            "--dir",
+            metavar="PATH",
+            help="Parent folder of the temporary folder (default var/, the disk uploads normally go to).",
+        )
+
+    def handle(self, *args, **options):
+        try:
+            counts = [int(n) for n in options["workers"].split(",") if n.strip()]
+        except ValueError:
+            raise CommandError("--workers takes numbers separated by commas, e.g. 1,2") from None
+        if not counts or min(counts) < 1 or min(options["uploads"], options["files"], options["rows"]) < 1:
+            raise CommandError("--workers, --uploads, --files and --rows must be at least 1.")
+        if Conf.SYNC:
+            raise CommandError("Q_CLUSTER['sync'] is on (tasks would run here): run with Q_SYNC=0.")
+        parent = Path(options["dir"]) if options["dir"] else Path(settings.BASE_DIR) / "var"
+        parent.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix="bench-workers-", dir=parent))
+        bench = _Bench(workdir=workdir, options=options, counts=counts, progress=self.stderr.write)
+        try:
+            with override_settings(**bench.folders):
+                report = bench.run()
+        except BenchFailed as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            with override_settings(**bench.folders):
+                bench.cleanup()
+            shutil.rmtree(workdir, ignore_errors=True)
+        self.stdout.write("\n".join(report.lines()))
+        if options["json"]:
+            Path(options["json"]).write_text(json.dumps(asdict(report), indent=2) + "\n")
+
+
+class _Bench:
+    def __init__(self, *, workdir: Path, options: dict, counts: list[int], progress):
+        self.workdir = workdir
+        self.options = options
+        self.counts = counts
+        self.progress = progress
+        self.children: list[Child] = []
+        self.user = None
+        # Read before override_settings, under which SETTINGS_MODULE is None.
+        self.settings_module = settings.SETTINGS_MODULE
+        self.folders = {
+            "UPLOAD_DIR": workdir / "uploads",
+            "MEDIA_ROOT": workdir / "media",
+            "ARCHIVE_DIR": workdir / "archive",
+            "GDRIVE_CREDENTIALS": "",
+            "GDRIVE_CREDENTIALS_JSON": "",
+            "GDRIVE_FOLDER_ID": "",
+        }
+
+    # --- processes ---------------------------------------------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Children use this command's settings and database, and its private folders (test settings too)."""
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
+            "DATABASE_URL": database_url(),
+            "Q_SYNC": "0",
+            "TEST_VAR": str(self.workdir),
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.update({key: str(value) for key, value in self.folders.items()})
+        env.update(extra)
+        return env
+
+    def start(self, name: str, args: list[str], **env: str) -> Child:
+        child = Child(args, log=self.workdir / f"{name}.log", env=self.env(**env))
+        self.children.append(child)
+        return child
+
+    def clusters(self, count: int) -> list[Child]:
+        clusters = [
+            self.start(
+                f"qcluster-{len(self.children)}", [sys.executable, "manage.py", "qcluster"], Q_WORKERS="1"
+            )
+            for _ in range(count)
+        ]
+        wait_until(
+            lambda: all("running." in c.log_path.read_text(errors="replace") for c in clusters),
+            timeout=self.options["timeout"],
+            what="the qcluster processes to start",
+            children=clusters,
+        )
+        return clusters
+
+    def settle(self, batch_ids, children: list[Child]) -> None:
+        """Let the workers archive the imported files before they stop, so no task of ours is left queued."""
+        try:
+            wait_until(
+                lambda: (
+                    not ImportJob.objects.filter(
+                        batch_id__in=batch_ids, archive_status=ArchiveStatus.PENDING
+                    ).exists()
+                ),
+                timeout=60,
+                what="the archive tasks",
+                children=children,
+            )
+        except BenchFailed as exc:
+            self.progress(f"(going on) {str(exc).splitlines()[0]}")
+
+    def stop(self, children: list[Child]) -> None:
+        for child in children:
+            child.stop()
+            self.children.remove(child)
+
+    # --- the run -----------------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        self.setup()
+        db = connection.settings_dict
+        report = Report(
+            database=f"{connection.vendor} {db['NAME']}",
+            broker="redis" if Conf.REDIS and not Conf.ORM else "orm",
+            web_workers=self.options["web_workers"],
+        )
+        if not self.options["skip_latency"]:
+            report.latency = self.latency()
+        if not self.options["skip_throughput"]:
+            report.throughput = [self.throughput(count) for count in self.counts]
+        return report
+
+    def setup(self) -> None:
+        if not ImportTable.objects.filter(table_name=SALES_TABLE).exists() or not table_exists(SALES_TABLE):
+            call_command("load_demo_config", verbosity=0, stdout=io.StringIO())
+        self.user = get_user_model().objects.create_user(
+            username=f"bench-workers-{uuid.uuid4().hex[:12]}", password=uuid.uuid4().hex
+        )
+        self.user.user_permissions.add(
+            Permission.objects.get(content_type__app_label="imports", codename="add_importjob")
+        )
+        self.token = Token.objects.create(user=self.user).key
+
+    def latency(self) -> list[LatencyFigures]:
+        uploads = self.options["uploads"]
+        concurrency = min(self.options["concurrency"] or uploads, uploads)
+        port = free_port()
+        web = self.start(
+            "gunicorn",
+            [
+                sys.executable, "-m", "gunicorn", "importhub.wsgi", "--bind", f"127.0.0.1:{port}",
+                "--workers", str(self.options["web_workers"]), "--timeout", "300", "--no-control-socket",
+            ],
+        )  # fmt: skip
+        workers = self.clusters(2)
+
+        def listening() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(listening, timeout=self.options["timeout"], what="gunicorn to listen", children=[web])
+        files = [
+            sales_file_bytes(rows=self.options["upload_rows"], tag=f"U{n:03d}-{uuid.uuid4().hex[:6]}")
+            for n in range(uploads)
+        ]
+        # Each gunicorn worker loads the URL conf and DRF on its first request: keep that out of the figures.
+        web_workers = self.options["web_workers"]
+        with ThreadPoolExecutor(max_workers=web_workers) as pool:
+            warmups = [
+                pool.submit(post_import, port, token=self.token, name="w.csv", content=files[0], mode="quick")
+                for _ in range(4 * web_workers)
+            ]
+            for warmup in warmups:
+                warmup.result()
+        figures = []
+        for mode in ("quick", "full"):
+            self.progress(f"{uploads} {mode} uploads, {concurrency} at a time")
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                answers = list(
+                    pool.map(
+                        lambda n, mode=mode: post_import(
+                            port, token=self.token, name=f"sales_{n:03d}.csv", content=files[n], mode=mode
+                        ),
+                        range(uploads),
+                    )
+                )
+            wall = time.monotonic() - started
+            seconds = [a[2] * 1000 for a in answers]
+            statuses: dict[str, int] = {}
+            for status, _, _ in answers:
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+            result = LatencyFigures(
+                mode=mode,
+                requests=uploads,
+                concurrency=concurrency,
+                statuses=statuses,
+                p50_ms=percentile(seconds, 50),
+                p95_ms=percentile(seconds, 95),
+                max_ms=max(seconds),
+                requests_per_second=uploads / wall,
+            )
+            if mode == "full":
+                batches = {body["data"]["batch_id"] for status, body, _ in answers if status == 202}
+                jobs = wait_until(
+                    lambda batches=batches: self._final(batches, expected=len(batches)),
+                    timeout=self.options["timeout"],
+                    what="the uploads' imports",
+                    children=[web, *workers],
+                )
+                result.jobs_complete = sum(j.status == JobStatus.COMPLETE for j in jobs)
+                result.jobs_final_seconds = time.monotonic() - started
+                self.settle(batches, workers)
+            figures.append(result)
+        self.stop([web, *workers])
+        return figures
+
+    def _final(self, batch_ids, *, expected: int) -> list[ImportJob] | None:
+        jobs = list(ImportJob.objects.filter(batch_id__in=batch_ids).exclude(status=JobStatus.SKIPPED))
+        return jobs if len(jobs) >= expected and all(j.is_final for j in jobs) else None
+
+    def throughput(self, count: int) -> ThroughputFigures:
+        files, rows = self.options["files"], self.options["rows"]
+        self.progress(f"batch of {files} x {rows:,} rows with {count} worker(s)")
+        tag = uuid.uuid4().hex[:6]
+        uploads = [
+            Upload(name=f"sales_{n:02d}.csv", chunks=[sales_file_bytes(rows=rows, tag=f"B{tag}-{n:02d}")])
+            for n in range(files)
+        ]
+        batch = import_batch_submit(uploads=uploads, mode="full", user=self.user, enqueue=False)
+        waiting = [j.id for j in batch.jobs if j.status == JobStatus.WAITING]
+        if len(waiting) != files:
+            raise BenchFailed(f"only {len(waiting)} of {files} generated files passed quick validation")
+        clusters = self.clusters(count)
+        started = time.monotonic()
+        for job_id in waiting:
+            import_job_enqueue(job_id=job_id)
+        jobs = wait_until(
+            lambda: self._final([batch.batch_id], expected=files),
+            timeout=self.options["timeout"],
+            what="the batch to be imported",
+            children=clusters,
+        )
+        seconds = time.monotonic() - started
+        self.settle([batch.batch_id], clusters)
+        self.stop(clusters)
+        failed = [j.original_filename for j in jobs if j.status != JobStatus.COMPLETE]
+        if failed:
+            raise BenchFailed(f"{len(failed)} files did not complete: {', '.join(failed[:5])}")
+        self._jobs_remove(ImportJob.objects.filter(batch_id=batch.batch_id))
+        return ThroughputFigures(
+            workers=count,
+            files=files,
+            rows=files * rows,
+            seconds=seconds,
+            rows_per_second=files * rows / seconds,
+        )
+
+    # --- cleanup ---------------------------------------------------------------------------------
+
+    def _jobs_remove(self, jobs) -> None:
+        ids = list(jobs.values_list("id", flat=True))
+        if not ids:
+            return
+        quote_name = connection.ops.quote_name
+        if table_exists(SALES_TABLE):
+            with connection.cursor() as cursor:
+                for start in range(0, len(ids), 500):
+                    part = ids[start : start + 500]
+                    cursor.execute(
+                        f"DELETE FROM {quote_name(SALES_TABLE)} WHERE {quote_name('import_job_id')} IN "
+                        f"({', '.join(['%s'] * len(part))})",
+                        part,
+                    )
+        names = {f"import-job-{i}" for i in ids} | {f"archive-job-{i}" for i in ids}
+        Task.objects.filter(name__in=names).delete()
+        OrmQ.objects.filter(id__in=[q.id for q in OrmQ.objects.all() if q.name() in names]).delete()
+        ImportJob.objects.filter(id__in=ids).delete()
+
+    def cleanup(self) -> None:
+        for child in list(self.children):
+            child.stop()
+        self.children.clear()
+        if self.user is not None:
+            self._jobs_remove(ImportJob.objects.filter(uploaded_by=self.user))
+            self.user.delete()
