@@ -78,6 +78,8 @@ class FakeDrive:
         self.create_error: tuple[int, str, str] | None = None
         # The number of the chunk PUT whose connection is dropped before its body is read (once).
         self.drop_chunk: int | None = None
+        # True: every connection is closed as soon as it is accepted, as when Drive is unreachable.
+        self.down = False
         # When set, the request that completes an upload waits for this event before answering.
         self.hold_complete: threading.Event | None = None
         self.completed = threading.Event()
@@ -170,6 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
     @property
     def drive(self) -> FakeDrive:
         return self.server.drive
+
+    def handle(self):
+        if self.drive.down:
+            self.close_connection = True
+            return  # the connection closes unanswered: the client sees Drive go away
+        super().handle()
 
     # --- plumbing ---
 

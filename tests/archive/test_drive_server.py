@@ -243,3 +243,40 @@ def test_drive_task_killed_after_drive_made_the_file_is_retried_without_a_second
     assert [f.id for f in drive.stored_files()] == [made.id]
     assert len(drive.upload_starts()) == 2  # the second answered "already exists"
     assert not pending_path(job).exists()
+
+
+def test_drive_down_then_back_archives_on_a_scheduled_retry(demo_tables, drive, queued_only, client_sleeps):
+    drive.down = True
+    job = job_imported()
+    assert (job.status, job.archive_status) == (JobStatus.COMPLETE, ArchiveStatus.PENDING)
+
+    archive_job_task(job.id)  # what a worker does with the queued task, while Drive is unreachable
+
+    job.refresh_from_db()
+    assert (job.status, job.archive_status, job.archive_attempts) == (
+        JobStatus.COMPLETE,
+        ArchiveStatus.PENDING,
+        1,
+    )
+    assert drive.stored_files() == [] and pending_path(job).is_file()
+    (retry,) = archive_retries_due()
+    assert retry.name == f"archive-job-{job.id}-retry-1"
+
+    drive.down = False
+    Schedule.objects.filter(pk=retry.pk).update(next_run=timezone.now() - dt.timedelta(seconds=1))
+    with pytest.MonkeyPatch.context() as patch:
+        from django_q.conf import Conf
+
+        patch.setattr(Conf, "SYNC", True)  # the scheduler's task runs here, as a worker would run it
+        scheduler(broker=get_broker())
+
+    job.refresh_from_db()
+    (stored,) = drive.stored_files()
+    assert (job.status, job.archive_status, job.archive_file_id) == (
+        JobStatus.COMPLETE,
+        ArchiveStatus.DONE,
+        stored.id,
+    )
+    assert stored.content == (DATA / "sales_small.csv").read_bytes()
+    assert stored.name == "31001_sales_small.csv"
+    assert not pending_path(job).exists()
