@@ -104,6 +104,8 @@ else:
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# django-q2's Task model has a conditional index, which MariaDB ignores (and says so at every migrate).
+SILENCED_SYSTEM_CHECKS = ["models.W037"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -200,7 +202,11 @@ ZIP_MAX_RATIO = env.int("ZIP_MAX_RATIO", default=200)
 # Uploads are streamed to disk by Django above this size instead of being held in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
-IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=50_000)
+# Rows per chunk. MySQL: small chunks keep LOAD DATA busy while the next chunk is read and validated,
+# and bound memory (measured fastest at 10k); SQLite inserts in the same thread, so bigger chunks there.
+IMPORT_CHUNK_ROWS = env.int(
+    "IMPORT_CHUNK_ROWS", default=10_000 if _db["ENGINE"].endswith("mysql") else 50_000
+)
 IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto | on | off
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=15 * 60)
 

@@ -199,7 +199,8 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
         chunks = _validated_chunks(
             path, fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS, name=job.original_filename
         )
-        for chunk, validated in _prefetched(chunks):
+        # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
+        for chunk, validated in _prefetched(chunks, depth=1):
             errors = sorted([*validated.errors, *_ragged_errors(chunk)], key=lambda e: e.row)
             rejected = len(validated.rejected) + len(chunk.ragged)
             outcome.total_rows += len(chunk.frame) + len(chunk.ragged)

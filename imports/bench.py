@@ -1,0 +1,887 @@
+"""The import benchmark behind `manage.py bench_import`: a generated sales file, the engine's full import and
+the database's own bulk paths measured on it, each in a process of its own, and quick validation timed.
+
+Writes rows into the `sales` table (removed afterwards, with their jobs) and creates scratch tables named
+`bench_*` (dropped afterwards): the figures come from the database it runs against.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from importhub.errors import ImportHubError
+from tableconfig.models import ImportTable
+from tableconfig.schema import ColumnSpec, physical_model_build, table_exists, table_schema_sync
+
+from .models import ImportJob, JobStatus
+from .services.batches import Upload, import_batch_submit
+from .services.importing import import_job_run
+from .services.jobs import job_stored_path
+from .services.loading import load_method_describe
+from .services.matching import headers_map, table_by_name, table_columns
+from .services.quick import HEAD_RECORDS, SAMPLE_ROWS, file_quick_validate
+from .services.reading import file_open_head
+from .services.validation import values_validate
+
+logger = logging.getLogger(__name__)
+
+SALES_TABLE = "sales"
+SALES_COLUMNS = ("distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate")
+SCRATCH_TABLES = ("bench_load_data", "bench_bulk_create", "bench_executemany")
+BULK_CREATE_BATCH = 5_000
+EXECUTEMANY_BATCH = 50_000
+BLOCK_ROWS = 200_000
+QUICK_BLOCK_ROWS = 100_000
+QUICK_REPEATS = 3
+
+ENGINE_RSS_GOAL_MB = 300
+MYSQL_RATIO_GOAL = 0.75
+MYSQL_RATIO_FLOOR = 0.50
+SQLITE_RATE_GOAL = 150_000
+QUICK_HEAD_GOAL_SECONDS = 0.1
+QUICK_COUNT_GOAL_SECONDS_PER_GB = 2.0
+
+# The child's command line: Django is set up before the module is imported, as in manage.py.
+_CHILD_CODE = "import django; django.setup(); from imports.bench import child_main; child_main()"
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B)\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
+_INFO_WARNINGS_RE = re.compile(r"Warnings:\s*(\d+)")
+_PURGE_COUNTER_RE = re.compile(r"Trx id counter (\d+)")
+_PURGE_DONE_RE = re.compile(r"Purge done for trx's n:o < (\d+) .*?state: ([a-z ]+)")
+
+_DISTRIBUTORS = pa.array([f"{region}{n:03d}" for region in (31, 32, 42, 51) for n in range(1, 11)])
+_DAYS = pa.array([(date(2024, 1, 1) + timedelta(days=d)).isoformat() for d in range(370)])
+
+
+class BenchError(ImportHubError):
+    code = "bench_failed"
+
+
+# --- The generated file ------------------------------------------------------------------------
+
+
+def _padded(values: np.ndarray, width: int) -> pa.Array:
+    return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width=width, padding="0")
+
+
+def _joined(*parts, separator: str = "") -> pa.Array:
+    return pc.binary_join_element_wise(*parts, separator)
+
+
+def sales_rows_generate(*, rows: int, first: int = 0, seed: int = 1) -> bytes:
+    """`rows` lines of a distributor's sales export (no header), numbered from `first`; same seed, same bytes.
+
+    About 80 bytes a line: 40 distributors, three lines per delivery order (sharing distributor, date
+    and customer), ISO dates (so MySQL's LOAD DATA reads the very same file), SKUs with leading zeros,
+    amounts with 2 decimals, 2% returns (negative quantity and amount, the order number quoted with a
+    comma inside) and 0.3% of the other order numbers quoted.
+    """
+    rng = np.random.default_rng([seed, first])
+    numbers = np.arange(first, first + rows, dtype=np.int64)
+    order = numbers // 3 + 1
+    # The lines of one order share its distributor, date and customer, whichever block they fall in.
+    mixed = (order * 2_654_435_761) % 2**32
+    distid = _DISTRIBUTORS.take(pa.array(mixed % len(_DISTRIBUTORS)))
+    returns = rng.random(rows) < 0.02
+    dono = _joined("DO", _padded(order, 8))
+    # A return's order number carries ",R", so it is quoted; a few others are quoted for no reason.
+    dono = pc.if_else(
+        pa.array(returns),
+        _joined('"', dono, ',R"'),
+        pc.if_else(pa.array(rng.random(rows) < 0.003), _joined('"', dono, '"'), dono),
+    )
+    day = (mixed >> 8) % 366
+    custid = _joined("C", _padded((mixed >> 12) % 59_999 + 1, 6))
+    sku = _padded(rng.integers(1, 3_000_000, rows), 9)
+    qty = rng.integers(1, 49, rows)
+    qty[returns] *= -1
+    cents = qty * rng.integers(1_500, 2_500_000, rows)
+    amount = _joined(
+        pa.array(np.where(cents < 0, "-", "")),
+        pc.cast(pa.array(np.abs(cents) // 100), pa.string()),
+        ".",
+        _padded(np.abs(cents) % 100, 2),
+    )
+    seconds = rng.integers(0, 86_400, rows)
+    clock = _joined(
+        _padded(seconds // 3600, 2), _padded(seconds // 60 % 60, 2), _padded(seconds % 60, 2), separator=":"
+    )
+    exportdate = _joined(_DAYS.take(pa.array(day + 1 + (mixed >> 20) % 3)), clock, separator=" ")
+    fields = [distid, dono, _DAYS.take(pa.array(day)), custid, sku, pc.cast(pa.array(qty), pa.string())]
+    lines = _joined(_joined(*fields, amount, exportdate, separator=","), "", separator="\n")
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + rows + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]].tobytes()
+
+
+def sales_header() -> bytes:
+    return (",".join(SALES_COLUMNS) + "\n").encode()
+
+
+def sales_file_write(*, path: Path, rows: int, seed: int = 1) -> int:
+    """Write a sales file of `rows` data rows, generated block by block; return its size in bytes."""
+    with path.open("wb") as handle:
+        handle.write(sales_header())
+        for first in range(0, rows, BLOCK_ROWS):
+            handle.write(sales_rows_generate(rows=min(BLOCK_ROWS, rows - first), first=first, seed=seed))
+    return path.stat().st_size
+
+
+def sales_file_of_size(*, path: Path, size: int, seed: int = 1) -> int:
+    """Write a sales file of about `size` bytes (whole lines) by repeating one block; return its row count."""
+    block = sales_rows_generate(rows=QUICK_BLOCK_ROWS, seed=seed)
+    block_rows = QUICK_BLOCK_ROWS
+    header = sales_header()
+    left = max(size - len(header), 0)
+    rows = 0
+    with path.open("wb") as handle:
+        handle.write(header)
+        while left >= len(block):
+            handle.write(block)
+            left -= len(block)
+            rows += block_rows
+        tail = block[: block.rfind(b"\n", 0, left) + 1]
+        handle.write(tail)
+        rows += tail.count(b"\n")
+    return rows
+
+
+def sizes_parse(text: str) -> list[int]:
+    """ "10MB,1GB" as byte counts (binary units); "" or "none" is no size."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    sizes = []
+    for part in text.split(","):
+        match = _SIZE_RE.match(part)
+        if not match:
+            raise ValueError(f"'{part.strip()}' is not a size: write it like 10MB or 1GB.")
+        sizes.append(int(float(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]))
+    return sizes
+
+
+def size_label(size: int) -> str:
+    for unit in ("GB", "MB", "KB"):
+        if size >= _SIZE_UNITS[unit]:
+            return f"{size / _SIZE_UNITS[unit]:g} {unit}"
+    return f"{size} B"
+
+
+# --- The report ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Goal:
+    text: str
+    result: str  # PASS, MISS or n/a
+
+
+@dataclass
+class Measurement:
+    key: str
+    name: str
+    rows: int | None = None
+    seconds: float | None = None
+    cpu_seconds: float | None = None  # of the measuring process (every thread), not of a database server
+    peak_rss_mb: float | None = None
+    ratio: float | None = None
+    goals: list[Goal] = field(default_factory=list)
+    rated: bool = False  # whether rows/seconds is a loading rate worth showing
+
+    @property
+    def rows_per_second(self) -> float | None:
+        if self.rows and self.seconds:
+            return self.rows / self.seconds
+        return None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "rows_per_second": self.rows_per_second if self.rated else None}
+
+
+@dataclass
+class BenchReport:
+    vendor: str
+    server: str
+    rows: int
+    file_bytes: int
+    load_method: str = ""
+    baseline: str = ""
+    idle_rss_mb: float | None = None
+    measurements: list[Measurement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def measurement(self, key: str) -> Measurement | None:
+        return next((m for m in self.measurements if m.key == key), None)
+
+    def as_dict(self) -> dict:
+        return {
+            "vendor": self.vendor,
+            "server": self.server,
+            "rows": self.rows,
+            "file_bytes": self.file_bytes,
+            "load_method": self.load_method,
+            "baseline": self.baseline,
+            "idle_rss_mb": self.idle_rss_mb,
+            "measurements": [m.as_dict() for m in self.measurements],
+            "notes": self.notes,
+        }
+
+    def lines(self) -> list[str]:
+        """The report as a fixed-width table, then its notes."""
+        header = [
+            "measurement",
+            "rows",
+            "seconds",
+            "CPU s",
+            "rows/s",
+            "peak RSS MB",
+            f"vs {self.baseline}",
+            "goal",
+            "result",
+        ]
+        table = [header]
+        for m in self.measurements:
+            rate = m.rows_per_second
+            cells = [
+                m.name,
+                f"{m.rows:,}" if m.rows is not None else "-",
+                f"{m.seconds:.3f}" if m.seconds is not None else "-",
+                f"{m.cpu_seconds:.2f}" if m.cpu_seconds is not None else "-",
+                f"{rate:,.0f}" if rate is not None and m.rated else "-",
+                f"{m.peak_rss_mb:.0f}" if m.peak_rss_mb is not None else "-",
+                f"{m.ratio:.2f}x" if m.ratio is not None else "-",
+            ]
+            goals = m.goals or [Goal("-", "")]
+            table.append([*cells, goals[0].text, goals[0].result])
+            table += [[""] * len(cells) + [g.text, g.result] for g in goals[1:]]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        right = set(range(1, len(cells)))
+
+        def line(row: list[str]) -> str:
+            return "  ".join(
+                c.rjust(w) if i in right else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            ).rstrip()
+
+        title = (
+            f"importhub import benchmark: {self.rows:,} rows, {self.file_bytes / 1024**2:.1f} MB file, "
+            f"{self.server} ({self.vendor}); engine loads with {self.load_method or '?'}"
+        )
+        rule = "-" * len(line(header))
+        return [title, rule, line(header), rule, *map(line, table[1:]), rule, *self.notes]
+
+
+def _goal(text: str, ok: bool | None) -> Goal:
+    return Goal(text, "n/a" if ok is None else ("PASS" if ok else "MISS"))
+
+
+# --- Running one measurement in a process of its own ---------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    On Linux it is the memory map's high-water mark (VmHWM): after fork and exec, getrusage's ru_maxrss
+    starts at the parent's peak, so it would report the benchmark's own process, not the measurement."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for entry in status:
+                if entry.startswith("VmHWM:"):
+                    return int(entry.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
+
+
+def _child_run(task: str, params: dict, *, workdir: Path) -> dict:
+    """Run `task` in a fresh Python process on the same database and settings; return what it measured."""
+    token = uuid.uuid4().hex[:8]
+    spec_path = workdir / f"child-{task}-{token}.json"
+    result_path = workdir / f"child-{task}-{token}.result.json"
+    spec = {
+        "task": task,
+        "params": params,
+        "database": connection.settings_dict["NAME"],
+        "result": str(result_path),
+    }
+    spec_path.write_text(json.dumps(spec))
+    # Nothing is shared with the child; a closed connection also holds no SQLite lock while it writes.
+    connection.close()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "DEBUG": "false"}
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", _CHILD_CODE, str(spec_path)],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode or not result_path.exists():
+            tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
+            raise BenchError(f"The {task} measurement failed (exit status {completed.returncode}):\n{tail}")
+        result = json.loads(result_path.read_text())
+    finally:
+        spec_path.unlink(missing_ok=True)
+        result_path.unlink(missing_ok=True)
+    if result.get("error"):
+        raise BenchError(f"The {task} measurement failed: {result['error']}")
+    return result
+
+
+def child_main() -> None:
+    """Entry point of a measurement's process: run the task named in the spec file, write its figures."""
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    # The parent may run on a test database: use the database it uses.
+    connection.settings_dict["NAME"] = spec["database"]
+    idle = peak_rss_mb()
+    try:
+        result = _CHILD_TASKS[spec["task"]](**spec["params"])
+    except Exception as exc:
+        logger.exception("Benchmark task %s failed", spec["task"])
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+    result.update(idle_rss_mb=idle, peak_rss_mb=peak_rss_mb())
+    connection.close()
+    Path(spec["result"]).write_text(json.dumps(result))
+
+
+class _Stopwatch:
+    """Wall-clock and CPU seconds (this process, every thread) of the block it wraps."""
+
+    def __enter__(self) -> _Stopwatch:
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.cpu_seconds = time.process_time() - self.cpu_started
+
+    def figures(self) -> dict:
+        return {"seconds": self.seconds, "cpu_seconds": self.cpu_seconds}
+
+
+def _file_chunks(path: Path, size: int = 1024 * 1024) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while block := handle.read(size):
+            yield block
+
+
+def _engine_task(*, path: str, name: str, rows: int) -> dict:
+    """Submit the file as an upload, then import it here, timing import_job_run alone."""
+    source = Path(path)
+    started = time.perf_counter()
+    batch = import_batch_submit(
+        uploads=[Upload(name=name, chunks=_file_chunks(source), size=source.stat().st_size)],
+        mode="full",
+        table_name=SALES_TABLE,
+        enqueue=False,
+    )
+    submit_seconds = time.perf_counter() - started
+    job = next(j for j in batch.jobs if j.original_filename == name)
+    if job.status != JobStatus.WAITING:
+        return {
+            "error": f"quick validation refused the file: {job.error_message or job.get_status_display()}"
+        }
+    with _Stopwatch() as watch:
+        import_job_run(job_id=job.id)
+    job.refresh_from_db()
+    return {
+        "rows": job.success_count,
+        **watch.figures(),
+        "submit_seconds": submit_seconds,
+        "job_id": job.id,
+        "status": job.status,
+        "total_rows": job.total_rows,
+        "error_count": job.error_count,
+        "job_error": job.error_message,
+        # Asked after the run: a writer that was refused LOAD DATA has switched this process to INSERT.
+        "load_method": load_method_describe(),
+    }
+
+
+def _scratch_table_create(table: str, specs: list[dict]) -> type:
+    _scratch_table_drop(table)
+    column_specs = [ColumnSpec(**s) for s in specs]
+    table_schema_sync(table_name=table, specs=column_specs)
+    return physical_model_build(table, column_specs)
+
+
+def _scratch_table_drop(table: str) -> None:
+    if table_exists(table):
+        with connection.schema_editor() as editor:
+            editor.delete_model(physical_model_build(table, []))
+
+
+def _imported_at() -> str:
+    return connection.ops.adapt_datetimefield_value(timezone.now().replace(microsecond=0))
+
+
+def _load_data_task(*, path: str, rows: int, specs: list[dict]) -> dict:
+    """MySQL reading the same file itself: LOAD DATA LOCAL INFILE into a scratch table, in one transaction."""
+    table = SCRATCH_TABLES[0]
+    _scratch_table_create(table, specs)
+    quote = connection.ops.quote_name
+    sql = (
+        f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(table)} CHARACTER SET utf8mb4 "
+        "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+        "LINES TERMINATED BY '\\n' IGNORE 1 LINES "
+        f"({', '.join(quote(c) for c in SALES_COLUMNS)}) "
+        f"SET {quote('import_job_id')} = %s, {quote('imported_at')} = %s"
+    )
+    with _Stopwatch() as watch, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [path, 0, _imported_at()])
+        loaded = cursor.rowcount
+        match = _INFO_WARNINGS_RE.search(connection.connection.info() or "")
+        if match and int(match.group(1)):
+            cursor.execute("SHOW WARNINGS LIMIT 5")
+            return {"error": f"LOAD DATA gave warnings: {cursor.fetchall()}"}
+    if loaded != rows:
+        return {"error": f"LOAD DATA loaded {loaded:,} rows, expected {rows:,}."}
+    return {"rows": loaded, **watch.figures()}
+
+
+def _value_converters(specs: list[dict]) -> list[Callable[[str], object]]:
+    by_type: dict[str, Callable[[str], object]] = {
+        "str": str,
+        "int": int,
+        "decimal": Decimal,
+        "date": date.fromisoformat,
+        "datetime": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),
+    }
+    types = {s["name"]: s["data_type"] for s in specs}
+    return [by_type[types[name]] for name in SALES_COLUMNS]
+
+
+def _bulk_create_task(*, path: str, rows: int, specs: list[dict]) -> dict:
+    """The plain ORM way: csv.reader, values converted to Python types, bulk_create in batches, one transaction."""
+    table = SCRATCH_TABLES[1]
+    model = _scratch_table_create(table, specs)
+    converters = _value_converters(specs)
+    fields = [f"c_{name}" for name in SALES_COLUMNS]
+    imported_at = timezone.now().replace(microsecond=0)
+    written = 0
+    with _Stopwatch() as watch, transaction.atomic(), open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        records = itertools.islice(reader, rows)
+        while batch := list(itertools.islice(records, BULK_CREATE_BATCH)):
+            objects = [
+                model(
+                    import_job_id=0,
+                    imported_at=imported_at,
+                    **{
+                        f: (convert(v) if v else None)
+                        for f, convert, v in zip(fields, converters, record, strict=True)
+                    },
+                )
+                for record in batch
+            ]
+            model.objects.bulk_create(objects, batch_size=BULK_CREATE_BATCH)
+            written += len(objects)
+    return {"rows": written, **watch.figures()}
+
+
+def _executemany_task(*, path: str, rows: int, specs: list[dict]) -> dict:
+    """SQLite's own fast path: csv.reader and a plain INSERT with executemany, one transaction."""
+    table = SCRATCH_TABLES[2]
+    _scratch_table_create(table, specs)
+    quote = connection.ops.quote_name
+    columns = [*SALES_COLUMNS, "import_job_id", "imported_at"]
+    sql = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    imported_at = _imported_at()
+    written = 0
+    with (
+        _Stopwatch() as watch,
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        open(path, encoding="utf-8", newline="") as handle,
+    ):
+        reader = csv.reader(handle)
+        next(reader)
+        while batch := [(*r, 0, imported_at) for r in itertools.islice(reader, EXECUTEMANY_BATCH)]:
+            cursor.executemany(sql, batch)
+            written += len(batch)
+    return {"rows": written, **watch.figures()}
+
+
+_CHILD_TASKS: dict[str, Callable[..., dict]] = {
+    "engine": _engine_task,
+    "load_data": _load_data_task,
+    "bulk_create": _bulk_create_task,
+    "executemany": _executemany_task,
+}
+
+
+# --- The run -----------------------------------------------------------------------------------
+
+
+def _sales_specs() -> list[dict]:
+    """The scratch tables' columns: the sales table's own configured types for the file's columns."""
+    if not ImportTable.objects.filter(table_name=SALES_TABLE).exists() or not table_exists(SALES_TABLE):
+        call_command("load_demo_config", verbosity=0, stdout=io.StringIO())
+    table = ImportTable.objects.get(table_name=SALES_TABLE)
+    configured = {c.column_name: ColumnSpec.from_config(c) for c in table_columns(table)}
+    missing = [c for c in SALES_COLUMNS if c not in configured]
+    if missing:
+        raise BenchError(
+            f"The sales table is not configured like the demo one: it lacks {', '.join(missing)}."
+        )
+    return [{**asdict(configured[c]), "is_unique": False} for c in SALES_COLUMNS]
+
+
+def _server_describe() -> str:
+    if connection.vendor == "mysql":
+        connection.ensure_connection()
+        return f"{'MariaDB' if connection.mysql_is_mariadb else 'MySQL'} {connection.mysql_server_info.split('-')[0]}"
+    return f"SQLite {sqlite3.sqlite_version}"
+
+
+def _engine_cleanup(name: str) -> None:
+    """Remove the benchmark's jobs, their rows in the sales table and their files; nothing else."""
+    jobs = list(ImportJob.objects.filter(original_filename=name))
+    if not jobs:
+        return
+    ids = [job.id for job in jobs]
+    if table_exists(SALES_TABLE):
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {quote(SALES_TABLE)} WHERE {quote('import_job_id')} IN ({', '.join(['%s'] * len(ids))})",
+                ids,
+            )
+    for job in jobs:
+        if job.stored_filename:
+            job_stored_path(job).unlink(missing_ok=True)
+            shutil.rmtree(Path(settings.UPLOAD_DIR) / str(job.batch_id), ignore_errors=True)
+        if job.errors_file:
+            Path(job.errors_file).unlink(missing_ok=True)
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / "errors" / str(job.batch_id), ignore_errors=True)
+    ImportJob.objects.filter(id__in=ids).delete()
+
+
+def _innodb_status() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW ENGINE INNODB STATUS")
+        return cursor.fetchone()[2]
+
+
+def _server_settle(timeout: float = 300.0) -> None:
+    """On MySQL, wait for InnoDB to purge the rows the clean-up deleted, so no later measurement pays for it.
+
+    Purge goes through transactions in commit order: once it is past the transaction counter read now, the
+    clean-up's DELETE is purged. Without the PROCESS privilege there is nothing to read, and no wait."""
+    if connection.vendor != "mysql":
+        return
+    try:
+        status = _innodb_status()
+    except DatabaseError:
+        return
+    counter = _PURGE_COUNTER_RE.search(status)
+    deadline = time.monotonic() + timeout
+    while counter and time.monotonic() < deadline:
+        done = _PURGE_DONE_RE.search(status)
+        if (
+            done is None
+            or int(done.group(1)) >= int(counter.group(1))
+            or done.group(2).strip().endswith("idle")
+        ):
+            return
+        time.sleep(0.5)
+        status = _innodb_status()
+    if counter:
+        logger.warning("InnoDB was still purging after %.0f s; the next measurement may be slower.", timeout)
+
+
+def _quick_head_checks(path: Path) -> None:
+    """Quick validation's steps 2 to 7, everything file_quick_validate does but the row count."""
+    _, head = file_open_head(path=path, sample_rows=HEAD_RECORDS, name=path.name)
+    columns = table_columns(table_by_name(table_name=SALES_TABLE))
+    mapping = headers_map(columns=columns, headers=head.normalized)
+    records = [dict(zip(head.normalized, row, strict=False)) for row in head.sample[:SAMPLE_ROWS]]
+    values_validate(records=records, row_numbers=list(range(2, 2 + len(records))), rules=mapping.rules)
+
+
+def _best_time(call: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _quick_measure(*, path: Path, rows: int, label: str, size: int) -> list[Measurement]:
+    """Time the head checks alone and file_quick_validate whole (best of a few runs, the file cached)."""
+    result = file_quick_validate(path=path, original_name=path.name, table_name=SALES_TABLE)
+    if not result.valid or result.rows != rows:
+        raise BenchError(
+            f"Quick validation of the {label} file: {result.error or f'{result.rows:,} rows, expected {rows:,}'}"
+        )
+    head = _best_time(lambda: _quick_head_checks(path), QUICK_REPEATS * 3)
+    total = _best_time(
+        lambda: file_quick_validate(path=path, original_name=path.name, table_name=SALES_TABLE), QUICK_REPEATS
+    )
+    with_count_goals = []
+    if size >= _SIZE_UNITS["GB"]:
+        limit = QUICK_COUNT_GOAL_SECONDS_PER_GB * size / _SIZE_UNITS["GB"]
+        with_count_goals.append(_goal(f"< {limit:g} s", total < limit))
+    return [
+        Measurement(
+            key=f"quick_head_{label}",
+            name=f"quick validation {label}: head checks",
+            rows=rows,
+            seconds=head,
+            goals=[_goal(f"< {QUICK_HEAD_GOAL_SECONDS:g} s", head < QUICK_HEAD_GOAL_SECONDS)],
+        ),
+        Measurement(
+            key=f"quick_count_{label}",
+            name=f"quick validation {label}: with row count",
+            rows=rows,
+            seconds=total,
+            goals=with_count_goals,
+        ),
+    ]
+
+
+def bench_run(
+    *,
+    rows: int,
+    quick_sizes: list[int],
+    bulk_create_rows: int = 200_000,
+    skip_slow: bool = False,
+    repeat: int = 1,
+    workdir: Path | None = None,
+    keep_files: bool = False,
+    progress: Callable[[str], None] = logger.info,
+) -> BenchReport:
+    """Generate the sales file, measure the engine and the baselines on it, then quick validation."""
+    if connection.vendor not in ("mysql", "sqlite"):
+        raise BenchError(f"The benchmark runs on SQLite or MySQL/MariaDB, not {connection.vendor}.")
+    if connection.in_atomic_block:
+        raise BenchError("The benchmark must run outside a transaction: its measurements commit.")
+    if rows < 1 or repeat < 1:
+        raise BenchError("--rows and --repeat must be at least 1.")
+    specs = _sales_specs()
+    mysql = connection.vendor == "mysql"
+    baseline_key, baseline_name = ("load_data", "LOAD DATA") if mysql else ("executemany", "executemany")
+    report = BenchReport(
+        vendor=connection.vendor, server=_server_describe(), rows=rows, file_bytes=0, baseline=baseline_name
+    )
+    own_dir = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="importhub-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    name = f"sales_bench_{token}.csv"
+    path = workdir / name
+    try:
+        progress(f"Generating {rows:,} rows into {path} ...")
+        report.file_bytes = sales_file_write(path=path, rows=rows)
+        load_before = os.getloadavg()[0]
+        baselines: dict[str, dict] = {}
+        slow_rows = min(rows, bulk_create_rows) if bulk_create_rows > 0 else rows
+        # Each round runs the baseline first, before the engine's clean-up (a large DELETE) leaves the server
+        # work to do; the fastest round of each counts, and the highest peak memory.
+        rounds = []
+        for attempt in range(1, repeat + 1):
+            if repeat > 1:
+                progress(f"Round {attempt} of {repeat}")
+            base = _baseline_run(
+                baseline_key, path=path, rows=rows, specs=specs, workdir=workdir, progress=progress
+            )
+            rounds.append(
+                (base, _engine_run(path=path, name=name, rows=rows, workdir=workdir, progress=progress))
+            )
+        baselines[baseline_key] = _fastest([base for base, _ in rounds])
+        engine = _fastest([engine for _, engine in rounds])
+        if not skip_slow:
+            baselines["bulk_create"] = _baseline_run(
+                "bulk_create", path=path, rows=slow_rows, specs=specs, workdir=workdir, progress=progress
+            )
+        report.load_method = engine["load_method"]
+        report.idle_rss_mb = engine["idle_rss_mb"]
+        if repeat > 1:
+            report.notes.append(
+                f"The engine and {baseline_name} ran {repeat} times each, alternately: the fastest run of each "
+                "is shown, with the highest peak RSS of its runs. All runs, in seconds: engine "
+                f"{_seconds_list(engine)}; {baseline_name} {_seconds_list(baselines[baseline_key])}."
+            )
+        load_note = (
+            f"Load average (1 min) before the measurements {load_before:.2f}, after {os.getloadavg()[0]:.2f}, "
+            f"on {os.cpu_count()} CPUs: other work on the machine slows every figure."
+        )
+        _figures_add(
+            report, engine=engine, baselines=baselines, baseline_key=baseline_key, skip_slow=skip_slow
+        )
+        if not keep_files:
+            path.unlink(missing_ok=True)
+        for size in quick_sizes:
+            label = size_label(size)
+            quick_path = workdir / f"sales_quick_{label.replace(' ', '')}_{token}.csv"
+            progress(f"Quick validation on a {label} file ...")
+            try:
+                quick_rows = sales_file_of_size(path=quick_path, size=size)
+                report.measurements += _quick_measure(
+                    path=quick_path, rows=quick_rows, label=label, size=size
+                )
+            finally:
+                if not keep_files:
+                    quick_path.unlink(missing_ok=True)
+    finally:
+        if not keep_files:
+            path.unlink(missing_ok=True)
+            if own_dir:
+                shutil.rmtree(workdir, ignore_errors=True)
+    report.notes += [
+        f"Generated file: {rows:,} rows, {report.file_bytes:,} bytes ({report.file_bytes / rows:.0f} bytes a row), "
+        "8 columns, ISO dates so that LOAD DATA reads the very same file."
+        + (f" Kept: {path}" if keep_files else ""),
+        "Engine: import_job_run (read, validate, load, summarise, commit); the submit step before it (store "
+        "the upload, quick-validate with the row count) is shown apart and not in the rate. CPU s is the "
+        "measuring process's own CPU time, every thread, not the database server's.",
+        f"Each measurement ran in a process of its own with DEBUG off; peak RSS is that process's high-water "
+        f"mark, about {report.idle_rss_mb:.0f} MB of it Python, Django, pandas and pyarrow once imported.",
+        load_note,
+    ]
+    return report
+
+
+def _fastest(runs: list[dict]) -> dict:
+    """The fastest of several runs of one measurement, with the highest peak memory of them all."""
+    best = min(runs, key=lambda run: run["seconds"])
+    return {
+        **best,
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "runs_seconds": [run["seconds"] for run in runs],
+    }
+
+
+def _seconds_list(figures: dict) -> str:
+    return ", ".join(f"{seconds:.2f}" for seconds in figures["runs_seconds"])
+
+
+def _engine_run(*, path: Path, name: str, rows: int, workdir: Path, progress: Callable[[str], None]) -> dict:
+    progress("Engine: submit, then import_job_run ...")
+    try:
+        engine = _child_run("engine", {"path": str(path), "name": name, "rows": rows}, workdir=workdir)
+    finally:
+        _engine_cleanup(name)
+        _server_settle()
+    if engine["status"] != JobStatus.COMPLETE or engine["rows"] != rows:
+        raise BenchError(
+            f"The engine's job ended with status {engine['status']} and {engine['rows']:,} rows imported "
+            f"of {rows:,} ({engine['error_count']:,} rejected) {engine['job_error']}".strip()
+        )
+    return engine
+
+
+def _baseline_run(
+    task: str, *, path: Path, rows: int, specs: list[dict], workdir: Path, progress: Callable[[str], None]
+) -> dict:
+    progress(f"Baseline {task} on {rows:,} rows ...")
+    try:
+        return _child_run(task, {"path": str(path), "rows": rows, "specs": specs}, workdir=workdir)
+    finally:
+        for table in SCRATCH_TABLES:
+            _scratch_table_drop(table)
+
+
+def _figures_add(
+    report: BenchReport, *, engine: dict, baselines: dict, baseline_key: str, skip_slow: bool
+) -> None:
+    mysql = report.vendor == "mysql"
+    base = baselines.get(baseline_key)
+    base_rate = base["rows"] / base["seconds"] if base else None
+    engine_rate = engine["rows"] / engine["seconds"]
+    ratio = engine_rate / base_rate if base_rate else None
+    if mysql:
+        rate_goal = Goal(
+            f">= {MYSQL_RATIO_GOAL:.0%} of LOAD DATA (floor {MYSQL_RATIO_FLOOR:.0%})",
+            "PASS"
+            if ratio >= MYSQL_RATIO_GOAL
+            else ("MISS (floor met)" if ratio >= MYSQL_RATIO_FLOOR else "MISS"),
+        )
+    else:
+        rate_goal = _goal(f">= {SQLITE_RATE_GOAL:,} rows/s", engine_rate >= SQLITE_RATE_GOAL)
+    report.measurements.append(
+        Measurement(
+            key="engine",
+            name="engine full import",
+            rows=engine["rows"],
+            seconds=engine["seconds"],
+            cpu_seconds=engine["cpu_seconds"],
+            peak_rss_mb=engine["peak_rss_mb"],
+            ratio=ratio,
+            rated=True,
+            goals=[
+                rate_goal,
+                _goal(f"peak RSS <= {ENGINE_RSS_GOAL_MB} MB", engine["peak_rss_mb"] <= ENGINE_RSS_GOAL_MB),
+            ],
+        )
+    )
+    report.measurements.append(
+        Measurement(
+            key="engine_submit",
+            name="  engine submit (store + quick validation)",
+            rows=engine["rows"],
+            seconds=engine["submit_seconds"],
+        )
+    )
+    names = {
+        "load_data": "LOAD DATA LOCAL INFILE, same file",
+        "executemany": "executemany, plain INSERT",
+        "bulk_create": f"Django bulk_create (batch {BULK_CREATE_BATCH:,})",
+    }
+    for key in (baseline_key, "bulk_create"):
+        figures = baselines.get(key)
+        if figures is None:
+            continue
+        partial = figures["rows"] < report.rows
+        rate = figures["rows"] / figures["seconds"]
+        report.measurements.append(
+            Measurement(
+                key=f"baseline_{key}",
+                name=names[key] + (" *" if partial else ""),
+                rows=figures["rows"],
+                seconds=figures["seconds"],
+                cpu_seconds=figures["cpu_seconds"],
+                peak_rss_mb=figures["peak_rss_mb"],
+                ratio=rate / base_rate if base_rate else None,
+                rated=True,
+            )
+        )
+        if partial:
+            report.notes.append(
+                f"* {names[key]} ran on the first {figures['rows']:,} of the {report.rows:,} rows (--bulk-create-rows); "
+                f"its rows/s stands for the whole file, about {report.rows / rate:.0f} s."
+            )
+    if skip_slow:
+        report.notes.append("Django bulk_create was skipped (--skip-slow).")

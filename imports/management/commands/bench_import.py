@@ -1,0 +1,71 @@
+"""Measure the import engine against the database's own bulk paths on a generated sales file: `make bench`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from imports.bench import BULK_CREATE_BATCH, SCRATCH_TABLES, BenchError, bench_run, sizes_parse
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark the full import on a generated sales file (default 1,000,000 rows) against, on MySQL, "
+        f"LOAD DATA LOCAL INFILE and Django bulk_create (batch {BULK_CREATE_BATCH:,}) of the same file, on "
+        "SQLite executemany and bulk_create; then time quick validation on files of --quick-sizes. Prints a "
+        "table with the goals. It WRITES to the database it runs against: the engine imports into the `sales` "
+        "table (created with the demo configuration if missing) and the benchmark then deletes its own rows "
+        "and jobs there; the baselines create and drop the scratch tables "
+        f"{', '.join(SCRATCH_TABLES)}. Other rows are left alone."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=1_000_000, help="Rows in the generated file.")
+        parser.add_argument(
+            "--quick-sizes",
+            default="10MB,1GB",
+            help="Sizes of the files quick validation is timed on, comma-separated (10MB,1GB); 'none' to skip.",
+        )
+        parser.add_argument(
+            "--bulk-create-rows",
+            type=int,
+            default=200_000,
+            help="Run bulk_create on at most this many rows (it is slow) and report its rate; 0 means all rows.",
+        )
+        parser.add_argument("--skip-slow", action="store_true", help="Leave out the bulk_create baseline.")
+        parser.add_argument(
+            "--repeat",
+            type=int,
+            default=1,
+            help="Run the engine and the main baseline this many times, alternately, and keep the fastest of each "
+            "(for a busy machine).",
+        )
+        parser.add_argument("--json", metavar="PATH", help="Also write the figures to this JSON file.")
+        parser.add_argument(
+            "--dir", metavar="PATH", help="Folder for the generated files (default: a new temporary folder)."
+        )
+        parser.add_argument("--keep-files", action="store_true", help="Keep the generated files.")
+
+    def handle(self, *args, **options):
+        try:
+            quick_sizes = sizes_parse(options["quick_sizes"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        try:
+            report = bench_run(
+                rows=options["rows"],
+                quick_sizes=quick_sizes,
+                bulk_create_rows=options["bulk_create_rows"],
+                skip_slow=options["skip_slow"],
+                repeat=options["repeat"],
+                workdir=Path(options["dir"]) if options["dir"] else None,
+                keep_files=options["keep_files"],
+                progress=self.stderr.write,
+            )
+        except BenchError as exc:
+            raise CommandError(exc.message) from exc
+        self.stdout.write("\n".join(report.lines()))
+        if options["json"]:
+            Path(options["json"]).write_text(json.dumps(report.as_dict(), indent=2) + "\n")

@@ -1,0 +1,134 @@
+"""The benchmark command: it measures everything it names, imports every row, and leaves no trace behind.
+
+Timings are never asserted: they are the report's business, not the tests'."""
+
+import csv
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from imports.bench import SALES_COLUMNS, sales_file_of_size, sales_file_write, sizes_parse
+from imports.models import ImportJob
+
+from .conftest import table_count, table_rows
+
+EXPECTED = {
+    "mysql": [
+        "engine full import",
+        "engine submit (store + quick validation)",
+        "LOAD DATA LOCAL INFILE, same file",
+        "Django bulk_create (batch 5,000)",
+        "quick validation 10 MB: head checks",
+        "quick validation 10 MB: with row count",
+    ],
+    "sqlite": [
+        "engine full import",
+        "engine submit (store + quick validation)",
+        "executemany, plain INSERT",
+        "Django bulk_create (batch 5,000)",
+        "quick validation 10 MB: head checks",
+        "quick validation 10 MB: with row count",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "sizes"),
+    [
+        ("10MB,1GB", [10 * 1024**2, 1024**3]),
+        (" 512 kb , 1.5GB", [512 * 1024, int(1.5 * 1024**3)]),
+        ("none", []),
+        ("", []),
+    ],
+    ids=["default", "spaces-lowercase-fraction", "none", "empty"],
+)
+def test_sizes_parse_reads_binary_units(text, sizes):
+    assert sizes_parse(text) == sizes
+
+
+@pytest.mark.parametrize(
+    "text", ["10", "10TB", "ten MB", "10MB;1GB"], ids=["no-unit", "tb", "words", "semicolon"]
+)
+def test_sizes_parse_refuses_what_is_not_a_size(text):
+    with pytest.raises(ValueError, match="is not a size"):
+        sizes_parse(text)
+
+
+def test_sales_file_write_is_a_realistic_sales_export(tmp_path):
+    path = tmp_path / "sales.csv"
+    size = sales_file_write(path=path, rows=30_000)
+    with path.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.reader(handle))
+    assert records[0] == list(SALES_COLUMNS)
+    data = records[1:]
+    assert len(data) == 30_000
+    assert 70 <= size / len(data) <= 90
+    assert {len(r) for r in data} == {8}
+    assert len({r[0] for r in data}) == 40
+    assert any(r[4].startswith("00") for r in data)  # SKUs keep their leading zeros
+    assert any(r[1].endswith(",R") and r[5].startswith("-") for r in data)  # quoted returns
+    assert all(r[2][4] == "-" and r[7][4] == "-" for r in data)  # ISO dates
+    assert all(len(r[6].rsplit(".", 1)[1]) == 2 for r in data)
+    again = tmp_path / "again.csv"
+    sales_file_write(path=again, rows=30_000)
+    assert again.read_bytes() == path.read_bytes()  # the same rows on every run
+
+
+def test_sales_file_of_size_writes_whole_lines_up_to_the_size(tmp_path):
+    path = tmp_path / "quick.csv"
+    rows = sales_file_of_size(path=path, size=3 * 1024**2)
+    content = path.read_bytes()
+    assert 3 * 1024**2 - 100 < len(content) <= 3 * 1024**2
+    assert content.endswith(b"\n")
+    assert content.count(b"\n") == rows + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path):
+    call_command("load_demo_config", verbosity=0)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote('sales')} ({quote('distid')}, {quote('dono')}, {quote('qty')}) VALUES (%s, %s, %s)",
+            ["31001", "DO-USER-1", 7],
+        )
+    out, figures_path = StringIO(), tmp_path / "figures.json"
+
+    call_command(
+        "bench_import",
+        rows=20_000,
+        quick_sizes="10MB",
+        json=str(figures_path),
+        dir=str(tmp_path),
+        stdout=out,
+        stderr=StringIO(),
+    )
+
+    report = out.getvalue()
+    for name in EXPECTED[connection.vendor]:
+        assert name in report
+    for column in ("rows/s", "peak RSS MB", "goal", "result"):
+        assert column in report
+    figures = json.loads(figures_path.read_text())
+    measured = {m["key"]: m for m in figures["measurements"]}
+    assert measured["engine"]["rows"] == 20_000
+    assert measured["engine"]["peak_rss_mb"] > 0
+    assert [g["result"] for g in measured["engine"]["goals"]][1] in ("PASS", "MISS")
+    assert measured["quick_head_10 MB"]["rows"] > 100_000
+    assert figures["load_method"].startswith(connection.vendor)
+    # The user's row is still there, the benchmark's rows and jobs are gone, and so are its tables and files.
+    assert table_count("sales") == 1
+    assert table_rows("sales", "dono") == [("DO-USER-1",)]
+    assert not ImportJob.objects.exists()
+    with connection.cursor() as cursor:
+        tables = connection.introspection.table_names(cursor)
+    assert [t for t in tables if t.startswith("bench_")] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures.json"]
+
+
+def test_bench_import_refuses_a_bad_size():
+    with pytest.raises(CommandError, match="'10 parsecs' is not a size"):
+        call_command("bench_import", rows=10, quick_sizes="10 parsecs")
