@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 
 from .models import Alias, ColumnConfig, DataType, ImportTable
+from .services import COLUMN_OPTIONS
 
 TABLE_SETTINGS_FIELDS = (
     "display_name",
@@ -17,16 +18,7 @@ TABLE_SETTINGS_FIELDS = (
     "is_active",
     "reject_file_on_error",
 )
-COLUMN_RULE_FIELDS = (
-    "data_type",
-    "is_mandatory",
-    "is_unique",
-    "max_length",
-    "decimal_digits",
-    "decimal_places",
-    "date_format",
-    "role",
-)
+COLUMN_RULE_FIELDS = ("data_type", *COLUMN_OPTIONS)
 # Which data types each rule applies to (the page hides the others once a type is chosen).
 FIELD_TYPES = {
     "max_length": (DataType.STR,),

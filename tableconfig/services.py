@@ -13,9 +13,8 @@ from .models import Alias, ColumnConfig, DataType, ImportTable
 from .naming import normalize_name
 from .schema import ColumnSpec, SchemaPlan, table_schema_apply, table_schema_plan
 
-COLUMN_FIELDS = (
-    "column_name",
-    "data_type",
+# A column's rules besides its name and type: what the API, the pages and the admin let users set.
+COLUMN_OPTIONS = (
     "is_mandatory",
     "is_unique",
     "max_length",
@@ -23,9 +22,9 @@ COLUMN_FIELDS = (
     "decimal_places",
     "date_format",
     "role",
-    "position",
 )
-COLUMN_UPDATABLE = tuple(f for f in COLUMN_FIELDS if f != "column_name")
+COLUMN_FIELDS = ("column_name", "data_type", *COLUMN_OPTIONS, "position")
+COLUMN_UPDATABLE = ("data_type", *COLUMN_OPTIONS, "position")
 
 
 def _validation_error_raise(exc: ValidationError) -> None:

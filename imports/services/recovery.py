@@ -54,32 +54,38 @@ def jobs_stale_recover(*, now: dt.datetime | None = None) -> RecoveryReport:
             continue
         minutes = int((now - job.updated_at).total_seconds() // 60)
         if job.status in IN_REQUEST:
-            message = (
-                f"Validation was interrupted (no progress for {minutes} minutes): the server stopped "
-                "during the upload. Upload the file again."
+            _job_give_up(
+                job,
+                report,
+                code="stale_validation",
+                message=f"Validation was interrupted (no progress for {minutes} minutes): the server stopped "
+                "during the upload. Upload the file again.",
             )
-            if job_status_compare_and_set(
-                job_id=job.id, from_statuses=[job.status], to_status=JobStatus.FAILED,
-                error_message=message, error_code="stale_validation", notes=message,
-            ):  # fmt: skip
-                job.status = JobStatus.FAILED
-                job_file_release(job)
-                report.failed.append(job.id)
         elif job.attempts >= max_attempts:
-            message = (
-                f"The import stopped {job.attempts} times without finishing and was given up. No rows were "
-                "kept. Upload the file again, or ask an administrator to check the worker logs."
+            _job_give_up(
+                job,
+                report,
+                code="stale_import",
+                message=f"The import stopped {job.attempts} times without finishing and was given up. No rows "
+                "were kept. Upload the file again, or ask an administrator to check the worker logs.",
             )
-            if job_status_compare_and_set(
-                job_id=job.id, from_statuses=[job.status], to_status=JobStatus.FAILED,
-                error_message=message, error_code="stale_import", notes=message,
-            ):  # fmt: skip
-                job.status = JobStatus.FAILED
-                job_file_release(job)
-                report.failed.append(job.id)
         elif job_status_compare_and_set(job_id=job.id, from_statuses=[job.status], to_status=job.status):
             import_job_enqueue(job_id=job.id)
             report.requeued.append(job.id)
     if report.requeued or report.failed:
         logger.warning("Stale jobs: re-queued %s, failed %s", report.requeued, report.failed)
     return report
+
+
+def _job_give_up(job: ImportJob, report: RecoveryReport, *, code: str, message: str) -> None:
+    if job_status_compare_and_set(
+        job_id=job.id,
+        from_statuses=[job.status],
+        to_status=JobStatus.FAILED,
+        error_message=message,
+        error_code=code,
+        notes=message,
+    ):
+        job.status = JobStatus.FAILED
+        job_file_release(job)
+        report.failed.append(job.id)

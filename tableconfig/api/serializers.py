@@ -5,19 +5,12 @@ from rest_framework import serializers
 
 from tableconfig.models import Alias, ColumnConfig, DataType, ImportTable
 from tableconfig.naming import normalize_name
+from tableconfig.services import COLUMN_OPTIONS
 
 DATA_TYPE_ERRORS = {
     "invalid_choice": f'"{{input}}" is not a valid type; use one of {", ".join(DataType.values)}.'
 }
-COLUMN_OPTION_FIELDS = (
-    "is_mandatory",
-    "is_unique",
-    "max_length",
-    "decimal_digits",
-    "decimal_places",
-    "date_format",
-    "role",
-)
+COLUMN_OPTION_FIELDS = COLUMN_OPTIONS
 
 
 def alias_name_validate(value: str) -> str:
