@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
 from imports.models import ArchiveStatus, ImportJob, JobStatus
+from imports.processes import database_url
 from imports.services.jobs import job_final_hook
 from imports.tasks import archive_job_task
 from tests.imports.conftest import DATA, upload
@@ -193,14 +193,6 @@ def test_drive_500_is_retried_by_scheduled_tasks_then_fails_then_archive_retry(
     assert not pending_path(job).exists()
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "mysql":
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        return f"mysql://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
 @pytest.mark.slow
 def test_drive_task_killed_after_drive_made_the_file_is_retried_without_a_second_file(
     demo_tables, drive, settings, queued_only, tmp_path
@@ -210,7 +202,7 @@ def test_drive_task_killed_after_drive_made_the_file_is_retried_without_a_second
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "importhub.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "TEST_VAR": str(tmp_path / "var"),  # the same UPLOAD_DIR as this test's
         "GDRIVE_CREDENTIALS_JSON": settings.GDRIVE_CREDENTIALS_JSON,
         "GDRIVE_FOLDER_ID": settings.GDRIVE_FOLDER_ID,

@@ -19,26 +19,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
+
+from imports.processes import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SALES_HEADER = ["distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate"]
 # django-q2 worker log lines: "Process-<hex> ready for work at <pid>" and "Process-<hex> processing <task name> ..."
 _READY_RE = re.compile(r"(Process-\w+) ready for work at (\d+)")
 _PROCESSING_RE = re.compile(r"(Process-\w+) processing (\S+) ")
-
-
-def database_url() -> str:
-    """The test database as a DATABASE_URL for child processes (pytest-django renamed it in this process)."""
-    db = connection.settings_dict
-    if connection.vendor == "mysql":
-        user = quote(db["USER"] or "", safe="")
-        password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-        return f"mysql://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
 
 
 def child_env(**overrides: str) -> dict[str, str]:
@@ -52,12 +43,6 @@ def child_env(**overrides: str) -> dict[str, str]:
     }
     env.update({key: str(value) for key, value in overrides.items()})
     return env
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Process:

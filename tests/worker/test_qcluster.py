@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from imports.models import ImportJob, JobStatus
+from imports.processes import database_url
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.jobs import job_progress_get
 
@@ -36,14 +37,6 @@ def _big_sales_file(path: Path) -> Path:
     return path
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "mysql":
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        return f"mysql://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
 class Cluster:
     """`manage.py qcluster` in its own process group, on the test database."""
 
@@ -51,7 +44,7 @@ class Cluster:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "importhub.settings.test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "Q_SYNC": "0",
             "Q_WORKERS": "2",
             "Q_POLL": "0.2",

@@ -20,7 +20,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -34,6 +33,7 @@ from django_q.models import OrmQ, Task
 from rest_framework.authtoken.models import Token
 
 from imports.models import ArchiveStatus, ImportJob, JobStatus
+from imports.processes import database_url, free_port
 from imports.services.batches import Upload, import_batch_submit, import_job_enqueue
 from tableconfig.models import ImportTable
 from tableconfig.schema import table_exists
@@ -122,22 +122,6 @@ def sales_file_bytes(*, rows: int, tag: str) -> bytes:
              str(1 + n % 13), f"{n % 5000}.25", "2026-10-31 23:00:00"]
         )  # fmt: skip
     return out.getvalue().encode()
-
-
-def database_url() -> str:
-    """The database this command runs on, as a DATABASE_URL for its child processes."""
-    db = connection.settings_dict
-    if connection.vendor == "mysql":
-        user = quote(db["USER"] or "", safe="")
-        password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
-        return f"mysql://{user}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}/{db['NAME']}"
-    return f"sqlite:///{Path(db['NAME']).resolve()}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Child:
