@@ -21,7 +21,7 @@ from importhub.errors import ConfigError, ImportHubError
 from .models import Alias, ColumnConfig, ImportTable
 from .naming import identifier_problem
 from .schema import ColumnSpec, table_exists, table_schema_plan, table_schema_sync
-from .services import table_headers_check, table_schema_sync_config, table_specs
+from .services import TABLE_FIELDS, table_headers_check, table_schema_sync_config, table_specs
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +105,7 @@ def _kept_tables_warn(request, table_names: list[str]) -> None:
 class ImportTableAdminForm(forms.ModelForm):
     class Meta:
         model = ImportTable
-        fields = (
-            "table_name",
-            "display_name",
-            "allowed_filename",
-            "description",
-            "is_active",
-            "reject_file_on_error",
-        )
+        fields = TABLE_FIELDS
         help_texts = {
             "table_name": "The physical table in the database: lowercase letters, digits and underscores. "
             "Changing it renames the physical table.",

@@ -9,15 +9,9 @@ from __future__ import annotations
 from django import forms
 
 from .models import Alias, ColumnConfig, DataType, ImportTable
-from .services import COLUMN_OPTIONS
+from .services import COLUMN_OPTIONS, TABLE_FIELDS
 
-TABLE_SETTINGS_FIELDS = (
-    "display_name",
-    "allowed_filename",
-    "description",
-    "is_active",
-    "reject_file_on_error",
-)
+TABLE_SETTINGS_FIELDS = TABLE_FIELDS[1:]  # the name of an existing table is not edited here
 COLUMN_RULE_FIELDS = ("data_type", *COLUMN_OPTIONS)
 # Which data types each rule applies to (the page hides the others once a type is chosen).
 FIELD_TYPES = {

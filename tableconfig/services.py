@@ -13,6 +13,15 @@ from .models import Alias, ColumnConfig, DataType, ImportTable
 from .naming import normalize_name
 from .schema import ColumnSpec, SchemaPlan, table_schema_apply, table_schema_plan
 
+# A table's own settings, as every front end edits them.
+TABLE_FIELDS = (
+    "table_name",
+    "display_name",
+    "allowed_filename",
+    "description",
+    "is_active",
+    "reject_file_on_error",
+)
 # A column's rules besides its name and type: what the API, the pages and the admin let users set.
 COLUMN_OPTIONS = (
     "is_mandatory",

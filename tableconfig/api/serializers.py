@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from tableconfig.models import Alias, ColumnConfig, DataType, ImportTable
 from tableconfig.naming import normalize_name
-from tableconfig.services import COLUMN_OPTIONS
+from tableconfig.services import COLUMN_OPTIONS, TABLE_FIELDS
 
 DATA_TYPE_ERRORS = {
     "invalid_choice": f'"{{input}}" is not a valid type; use one of {", ".join(DataType.values)}.'
@@ -113,15 +113,7 @@ class TableCreateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImportTable
-        fields = (
-            "table_name",
-            "display_name",
-            "allowed_filename",
-            "description",
-            "is_active",
-            "reject_file_on_error",
-            "columns",
-        )
+        fields = (*TABLE_FIELDS, "columns")
 
     def validate_columns(self, value: list) -> list:
         if not value:

@@ -11,9 +11,7 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -23,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from imports.processes import ChildProcess as Process
 from imports.processes import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,50 +42,6 @@ def child_env(**overrides: str) -> dict[str, str]:
     }
     env.update({key: str(value) for key, value in overrides.items()})
     return env
-
-
-class Process:
-    """A child process in its own process group, its output appended to `log`."""
-
-    def __init__(self, args: list[str], *, log: Path, env: dict[str, str]):
-        self.log_path = log
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: no handler runs, no transaction commits (a machine losing power)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """SIGTERM to the leader, which stops its own children; then SIGKILL whatever of the group is left."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-        self._log.close()
 
 
 class QCluster(Process):

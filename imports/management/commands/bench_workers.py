@@ -10,9 +10,7 @@ import json
 import math
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +31,7 @@ from django_q.models import OrmQ, Task
 from rest_framework.authtoken.models import Token
 
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.processes import database_url, free_port
+from imports.processes import ChildProcess, database_url, free_port
 from imports.services.batches import Upload, import_batch_submit, import_job_enqueue
 from tableconfig.models import ImportTable
 from tableconfig.schema import table_exists
@@ -124,40 +122,7 @@ def sales_file_bytes(*, rows: int, tag: str) -> bytes:
     return out.getvalue().encode()
 
 
-class Child:
-    """A child process in its own process group, its output in a log file."""
-
-    def __init__(self, args: list[str], *, log: Path, env: dict[str, str]):
-        self.log_path = log
-        self._log = log.open("ab")
-        self.process = subprocess.Popen(
-            args,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def log_tail(self, size: int = 3000) -> str:
-        return self.log_path.read_text(errors="replace")[-size:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait(timeout=10)
-        self._log.close()
-
-
-def wait_until(predicate, *, timeout: float, what: str, children: list[Child], interval: float = 0.2):
+def wait_until(predicate, *, timeout: float, what: str, children: list[ChildProcess], interval: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -279,7 +244,7 @@ class _Bench:
         self.options = options
         self.counts = counts
         self.progress = progress
-        self.children: list[Child] = []
+        self.children: list[ChildProcess] = []
         self.user = None
         # Read before override_settings, under which SETTINGS_MODULE is None.
         self.settings_module = settings.SETTINGS_MODULE
@@ -308,12 +273,12 @@ class _Bench:
         env.update(extra)
         return env
 
-    def start(self, name: str, args: list[str], **env: str) -> Child:
-        child = Child(args, log=self.workdir / f"{name}.log", env=self.env(**env))
+    def start(self, name: str, args: list[str], **env: str) -> ChildProcess:
+        child = ChildProcess(args, log=self.workdir / f"{name}.log", env=self.env(**env))
         self.children.append(child)
         return child
 
-    def clusters(self, count: int) -> list[Child]:
+    def clusters(self, count: int) -> list[ChildProcess]:
         clusters = [
             self.start(
                 f"qcluster-{len(self.children)}", [sys.executable, "manage.py", "qcluster"], Q_WORKERS="1"
@@ -328,7 +293,7 @@ class _Bench:
         )
         return clusters
 
-    def settle(self, batch_ids, children: list[Child]) -> None:
+    def settle(self, batch_ids, children: list[ChildProcess]) -> None:
         """Let the workers archive the imported files before they stop, so no task of ours is left queued."""
         try:
             wait_until(
@@ -344,7 +309,7 @@ class _Bench:
         except BenchFailed as exc:
             self.progress(f"(going on) {str(exc).splitlines()[0]}")
 
-    def stop(self, children: list[Child]) -> None:
+    def stop(self, children: list[ChildProcess]) -> None:
         for child in children:
             child.stop()
             self.children.remove(child)
