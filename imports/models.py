@@ -69,7 +69,19 @@ class ImportJob(models.Model):
     processed_rows = models.PositiveBigIntegerField(default=0)
     success_count = models.PositiveBigIntegerField(default=0)
     error_count = models.PositiveBigIntegerField(default=0)
-    duplicate_count = models.PositiveBigIntegerField(default=0)
+    duplicate_count = models.PositiveBigIntegerField(
+        default=0, help_text="updated + skipped (older clients)."
+    )
+    inserted_count = models.PositiveBigIntegerField(default=0, help_text="New rows written.")
+    updated_count = models.PositiveBigIntegerField(
+        default=0, help_text="Rows already in the table updated in place."
+    )
+    skipped_count = models.PositiveBigIntegerField(
+        default=0, help_text="Rows not written because their key was there already (on_duplicate=skip)."
+    )
+    repeated_count = models.PositiveBigIntegerField(
+        default=0, help_text="Rows whose unique key repeats an earlier row of the same file."
+    )
 
     error_message = models.TextField(blank=True, help_text="Why the file as a whole failed, in plain words.")
     error_code = models.CharField(max_length=50, blank=True)
@@ -112,3 +124,23 @@ class ImportJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class RowVersion(models.Model):
+    """A row of a physical table as it was before a job updated it, so that reverting the job restores it.
+
+    Written in SQL (INSERT ... SELECT) by the loader, once per job and row; `data` holds the configured
+    columns as canonical text (JSON object; null for NULL)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_versions")
+    table_name = models.CharField(max_length=63)
+    row_id = models.BigIntegerField()
+    previous_job_id = models.BigIntegerField(null=True, db_index=True)
+    previous_imported_at = models.DateTimeField(null=True)
+    data = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "row_id"], name="row_version_once_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.table_name}#{self.row_id} before job {self.job_id}"

@@ -26,6 +26,30 @@ class ColumnRole(models.TextChoices):
     EXPORT_DATE = "export_date", "Export date"
 
 
+class DuplicatePolicy(models.TextChoices):
+    UPDATE = "update", "Update the existing row in place"
+    SKIP = "skip", "Keep the existing row, skip the new one"
+    REJECT = "reject", "Reject the new row as an error"
+
+
+class DecimalSeparator(models.TextChoices):
+    POINT = ".", "Point (1234.56)"
+    COMMA = ",", "Comma (1234,56)"
+
+
+class ThousandsSeparator(models.TextChoices):
+    NONE = "", "None (1234)"
+    COMMA = ",", "Comma (1,234)"
+    POINT = ".", "Point (1.234)"
+    SPACE = " ", "Space (1 234)"
+    APOSTROPHE = "'", "Apostrophe (1'234)"
+
+
+class DistributorMatch(models.TextChoices):
+    PREFIX = "prefix", "The first characters match"
+    EXACT = "exact", "The whole value matches"
+
+
 class ImportTable(models.Model):
     table_name = models.CharField(
         max_length=63,
@@ -45,6 +69,29 @@ class ImportTable(models.Model):
     reject_file_on_error = models.BooleanField(
         default=False,
         help_text="Reject the whole file when any row is invalid, instead of skipping those rows.",
+    )
+    on_duplicate = models.CharField(
+        max_length=10,
+        choices=DuplicatePolicy.choices,
+        default=DuplicatePolicy.UPDATE,
+        help_text="What a row whose unique key is already in the table (or earlier in the file) does.",
+    )
+    decimal_separator = models.CharField(
+        max_length=1, choices=DecimalSeparator.choices, default=DecimalSeparator.POINT
+    )
+    thousands_separator = models.CharField(
+        max_length=1, choices=ThousandsSeparator.choices, default=ThousandsSeparator.NONE, blank=True
+    )
+    distributor_match = models.CharField(
+        max_length=10,
+        choices=DistributorMatch.choices,
+        default=DistributorMatch.PREFIX,
+        help_text="How the distributor column is compared with the upload's dist_id.",
+    )
+    distributor_prefix_length = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="With prefix matching: how many leading characters must equal dist_id's.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -80,8 +127,13 @@ class ColumnConfig(models.Model):
     date_format = models.CharField(
         max_length=200,
         blank=True,
-        help_text="For dates: one or more strftime formats separated by '|' or ',' (e.g. %Y-%m-%d|%d/%m/%Y). "
+        help_text="For dates: one or more strftime formats separated by '|' (e.g. %Y-%m-%d|%d/%m/%Y). "
         "Empty means ISO (2026-10-31).",
+    )
+    round_decimals = models.BooleanField(
+        default=False,
+        help_text="For decimals: round values with more decimal places than configured (half-up) instead of "
+        "rejecting the row.",
     )
     role = models.CharField(max_length=20, choices=ColumnRole.choices, blank=True)
     position = models.PositiveIntegerField(default=0)
@@ -125,9 +177,8 @@ class ColumnConfig(models.Model):
 
 
 def column_date_formats_parse(value: str) -> list[str]:
-    """Split a stored date_format ('%Y-%m-%d|%d/%m/%Y' or comma-separated) into its formats."""
-    separator = "|" if "|" in value else ","
-    return [f.strip() for f in value.split(separator) if f.strip()]
+    """Split a stored date_format ('%Y-%m-%d|%d/%m/%Y') into its formats; only '|' separates them."""
+    return [f.strip() for f in value.split("|") if f.strip()]
 
 
 class Alias(models.Model):
