@@ -3,6 +3,7 @@ INSERT, SQLite executemany. Every path runs inside the caller's transaction and 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -17,10 +18,10 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DataError, IntegrityError, OperationalError, connection
+from django.db import DatabaseError, DataError, IntegrityError, OperationalError, connection
 from django.utils import timezone
 
-from importhub.errors import ImportHubError
+from importhub.errors import FileRejected, ImportHubError
 from tableconfig.naming import identifier_problem
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ LOAD_DATA_MODES = ("auto", "on", "off")
 # 3948 disabled on one side (MySQL 8), 4166 disabled on one side (MariaDB server / Connector/C).
 LOAD_DATA_REFUSED_CODES = frozenset({1148, 2068, 3948, 4166})
 INSERT_MAX_ROWS = 5_000
+DUPLICATE_POLICIES = ("update", "skip", "reject")
 INSERT_MAX_STATEMENT_BYTES = 4 * 1024**2
 
 NULL_FIELD = "\\N"
@@ -54,11 +56,32 @@ class LoadDataRefused(ImportHubError):
 
 
 @dataclass(frozen=True)
-class ChunkWriteResult:
-    """Rows of one chunk written, and how many existing rows they replaced (unique tables only)."""
+class RowRefusal:
+    """A valid row the table refused (on_duplicate=reject, or a key matching two existing rows)."""
 
-    written: int
-    replaced: int
+    position: int  # in the frame given to chunk_write
+    column: str
+    value: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ChunkWriteResult:
+    """What one chunk did to the table. Every row of the chunk is counted exactly once:
+    inserted + updated + skipped + repeated + len(refused) == rows given."""
+
+    inserted: int
+    updated: int = 0  # rows already in the table before this job, updated in place
+    skipped: int = 0  # rows whose key was already in the table before this job (on_duplicate=skip)
+    repeated: int = (
+        0  # rows whose key repeats an earlier row of the same file (update: last wins; skip: first)
+    )
+    refused: tuple[RowRefusal, ...] = ()
+
+    @property
+    def written(self) -> int:
+        return self.inserted + self.updated
 
 
 def _load_data_mode() -> str:
@@ -160,11 +183,32 @@ def _with_nulls(items: list, nulls: np.ndarray, null) -> list:
     return items
 
 
+class ServerChangedValues(FileRejected):
+    """The database warned about a value it stored (truncated, rounded, converted): the file is not kept."""
+
+    code = "server_changed_values"
+
+
+class KeyConflict(FileRejected):
+    """Rows whose unique keys clash in a way no duplicate policy can settle (e.g. a swap of keys)."""
+
+    code = "key_conflict"
+
+
+def _rows_numbered(row_numbers, count: int) -> np.ndarray:
+    return np.arange(2, count + 2, dtype=np.int64) if row_numbers is None else np.asarray(row_numbers)
+
+
 class TableWriter:
-    """Writes the chunks of one file into one physical table, inside the caller's transaction."""
+    """Writes the chunks of one file into one physical table, inside the caller's transaction.
+
+    A table without unique columns gets every row appended. A table with unique columns applies its
+    `on_duplicate` policy, to keys already in the table and to keys repeated inside the file alike:
+    each chunk is loaded into a per-job temporary staging table, matched against the table by its keys
+    in SQL, then existing rows are updated in place (their id kept, only `update_columns` changed, their
+    previous values saved as RowVersions for revert) or skipped or refused, and the rest inserted."""
 
     method = ""
-    replace_verb = "REPLACE"
 
     def __init__(
         self,
@@ -174,18 +218,27 @@ class TableWriter:
         unique_columns: list[str],
         job_id: int,
         imported_at: datetime,
+        on_duplicate: str = "update",
+        update_columns: list[str] | None = None,
     ):
         self.table_name = table_name
         self.columns = columns
         self.unique_columns = unique_columns
         self.job_id = job_id
         self.imported_at = imported_at
-        self.replace = bool(unique_columns)
+        self.on_duplicate = on_duplicate
+        self.update_columns = list(
+            columns if update_columns is None else [c for c in columns if c in update_columns]
+        )
         quote = connection.ops.quote_name
+        self.quote = quote
         self.table_sql = quote(table_name)
         self.columns_sql = ", ".join(quote(c) for c in columns)
         self.engine_columns_sql = f"{quote('import_job_id')}, {quote('imported_at')}"
         self.imported_at_db = connection.ops.adapt_datetimefield_value(imported_at)
+        # The job id is an integer, so the staging table's name is a safe identifier.
+        self.stage_sql = quote(f"ih_stage_{int(job_id)}")
+        self._stage_ready = False
 
     def __enter__(self) -> TableWriter:
         return self
@@ -198,22 +251,19 @@ class TableWriter:
             raise RuntimeError("Table writes must run inside transaction.atomic(): one transaction per file.")
 
     def job_rows_delete(self) -> int:
-        """Remove the rows an earlier run of this job wrote, so a re-run replaces them; return how many."""
+        """Undo what an earlier run of this job wrote (restore the rows it updated, delete the rows it
+        inserted), so a re-run replaces them; return how many rows were deleted."""
         self._transaction_check()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {self.table_sql} WHERE {connection.ops.quote_name('import_job_id')} = %s",
-                [self.job_id],
-            )
-            deleted = cursor.rowcount
+        _restored, deleted = job_rows_undo(table_name=self.table_name, job_id=self.job_id)
         if deleted:
             logger.info(
                 "Removed %s rows of job %s from %s before re-writing", deleted, self.job_id, self.table_name
             )
         return deleted
 
-    def chunk_write(self, *, frame: pd.DataFrame) -> ChunkWriteResult:
-        """Write one chunk (columns as configured, canonical strings or None) and count replaced rows."""
+    def chunk_write(self, *, frame: pd.DataFrame, row_numbers=None) -> ChunkWriteResult:
+        """Write one chunk (columns as configured, canonical strings or None). `row_numbers` (the file's row
+        of each frame row) only words the messages."""
         self._transaction_check()
         if list(frame.columns) != self.columns:
             missing = [c for c in self.columns if c not in frame.columns]
@@ -225,55 +275,311 @@ class TableWriter:
                 )
             frame = frame[self.columns]
         if frame.empty:
-            return ChunkWriteResult(written=0, replaced=0)
-        return self._write(frame)
+            return ChunkWriteResult(inserted=0)
+        rows = _rows_numbered(row_numbers, len(frame))
+        if not self.unique_columns:
+            self._load(frame, into=self.table_sql, lines=None, row_numbers=rows)
+            return ChunkWriteResult(inserted=len(frame))
+        try:
+            return self._upsert(frame, rows)
+        except IntegrityError as exc:
+            raise KeyConflict(
+                f"Rows of this file clash on the unique columns {', '.join(self.unique_columns)} of "
+                f"{self.table_name} in a way that cannot be settled row by row ({exc}). Nothing was kept.",
+            ) from exc
 
-    def _write(self, frame: pd.DataFrame) -> ChunkWriteResult:
+    # --- Unique tables: in-file repeats, staging, matching ------------------------------------------
+
+    def _upsert(self, frame: pd.DataFrame, rows: np.ndarray) -> ChunkWriteResult:
+        keep, refused, repeated = self._chunk_repeats(frame, rows)
+        self._stage_prepare()
+        positions = np.flatnonzero(keep)
+        self._load(frame.iloc[positions], into=self.stage_sql, lines=positions, row_numbers=rows[positions])
+        matched, conflicts = self._stage_match()
+        refused.extend(self._conflict_refusals(frame, rows, conflicts))
+        existing = [(line, target) for line, target, previous in matched if previous != self.job_id]
+        again = [(line, target) for line, target, previous in matched if previous == self.job_id]
+        updated = skipped = 0
+        if self.on_duplicate == "update":
+            self._versions_save()
+            self._stage_apply()
+            updated, repeated = len(existing), repeated + len(again)
+        else:
+            if self.on_duplicate == "skip":
+                skipped, repeated = len(existing), repeated + len(again)
+            else:
+                refused.extend(self._match_refusals(frame, rows, existing, again))
+            self._execute(f"DELETE FROM {self.stage_sql} WHERE target_id IS NOT NULL")
+        inserted = self._execute(
+            f"INSERT INTO {self.table_sql} ({self.columns_sql}, {self.engine_columns_sql}) "
+            f"SELECT {self.columns_sql}, %s, %s FROM {self.stage_sql} WHERE target_id IS NULL ORDER BY line",
+            [self.job_id, self.imported_at_db],
+        )
+        refused.sort(key=lambda r: r.position)
+        return ChunkWriteResult(
+            inserted=inserted, updated=updated, skipped=skipped, repeated=repeated, refused=tuple(refused)
+        )
+
+    def _chunk_repeats(self, frame: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, list, int]:
+        """Keys repeated inside the chunk: update keeps the last row, skip the first, reject refuses the repeats."""
+        keep = np.ones(len(frame), dtype=bool)
+        refused: list[RowRefusal] = []
+        keep_which = "last" if self.on_duplicate == "update" else "first"
+        for column in self.unique_columns:
+            values = frame[column]
+            present = values.notna().to_numpy()
+            repeats = values.duplicated(keep=keep_which).to_numpy() & present & keep
+            if not repeats.any():
+                continue
+            if self.on_duplicate == "reject":
+                firsts = present & ~values.duplicated(keep="first").to_numpy()
+                first_row = dict(zip(values[firsts].tolist(), rows[firsts].tolist(), strict=True))
+                for position in np.flatnonzero(repeats).tolist():
+                    value = values.iat[position]
+                    refused.append(
+                        RowRefusal(
+                            position=position,
+                            column=column,
+                            value=value,
+                            code="duplicate_key",
+                            message=f"{column}: '{value}' repeats row {first_row[value]} of this file",
+                        )
+                    )
+            keep &= ~repeats
+        repeated = 0 if self.on_duplicate == "reject" else int((~keep).sum())
+        return keep, refused, repeated
+
+    def _stage_prepare(self) -> None:
+        if self._stage_ready:
+            self._execute(f"DELETE FROM {self.stage_sql}")
+            return
+        self._stage_drop()
+        if connection.vendor == "mysql":
+            # The staging table copies the configured columns' types and collations, without their indexes.
+            sql = (
+                f"CREATE TEMPORARY TABLE {self.stage_sql} (line BIGINT NOT NULL DEFAULT 0 PRIMARY KEY, "
+                f"target_id BIGINT NULL, prev_job BIGINT NULL, KEY (target_id)) "
+                f"SELECT {self.columns_sql} FROM {self.table_sql} LIMIT 0"
+            )
+        else:
+            sql = (
+                f"CREATE TEMP TABLE {self.stage_sql} AS SELECT 0 AS line, NULL AS target_id, NULL AS prev_job, "
+                f"{self.columns_sql} FROM {self.table_sql} LIMIT 0"
+            )
+        self._execute(sql)
+        self._stage_ready = True
+
+    def _stage_drop(self) -> None:
+        temporary = "TEMPORARY " if connection.vendor == "mysql" else ""
+        self._execute(f"DROP {temporary}TABLE IF EXISTS {self.stage_sql}", check=False)
+        self._stage_ready = False
+
+    def _stage_match(self) -> tuple[list[tuple[int, int, int | None]], list[tuple[int, str]]]:
+        """Point each staged row at the existing row its keys name; return (line, row id, its job) of the
+        matched rows, and (line, column) of rows whose keys name two different existing rows."""
+        quote = self.quote
+        conflicts: list[tuple[int, str]] = []
+        for index, column in enumerate(self.unique_columns):
+            key = quote(column)
+            if index:
+                found = self._fetch(
+                    f"SELECT s.line FROM {self.stage_sql} s JOIN {self.table_sql} t ON t.{key} = s.{key} "
+                    "WHERE s.target_id IS NOT NULL AND s.target_id <> t.id"
+                )
+                conflicts += [(line, column) for (line,) in found]
+            if connection.vendor == "mysql":
+                sql = (
+                    f"UPDATE {self.stage_sql} s JOIN {self.table_sql} t ON t.{key} = s.{key} "
+                    f"SET s.target_id = t.id, s.prev_job = t.{quote('import_job_id')} WHERE s.target_id IS NULL"
+                )
+            else:
+                sql = (
+                    f"UPDATE {self.stage_sql} SET target_id = t.id, prev_job = t.{quote('import_job_id')} "
+                    f"FROM {self.table_sql} AS t WHERE t.{key} = {self.stage_sql}.{key} "
+                    f"AND {self.stage_sql}.target_id IS NULL"
+                )
+            self._execute(sql)
+        matched = self._fetch(
+            f"SELECT line, target_id, prev_job FROM {self.stage_sql} WHERE target_id IS NOT NULL ORDER BY line"
+        )
+        # Two rows of the chunk naming the same existing row through different unique columns: the later one
+        # is a conflict too (one row cannot take both).
+        seen: set[int] = set()
+        refused_lines = {line for line, _ in conflicts}
+        kept = []
+        for line, target, previous in matched:
+            if line in refused_lines:
+                continue
+            if target in seen:
+                conflicts.append((line, self.unique_columns[-1]))
+                refused_lines.add(line)
+                continue
+            seen.add(target)
+            kept.append((int(line), int(target), None if previous is None else int(previous)))
+        if refused_lines:
+            self._lines_unstage(sorted(refused_lines))
+        return kept, conflicts
+
+    def _lines_unstage(self, lines: list[int]) -> None:
+        for start in range(0, len(lines), 1000):
+            batch = lines[start : start + 1000]
+            marks = ", ".join(["%s"] * len(batch))
+            self._execute(f"DELETE FROM {self.stage_sql} WHERE line IN ({marks})", batch)
+
+    def _conflict_refusals(self, frame, rows, conflicts) -> list[RowRefusal]:
+        keys = ", ".join(self.unique_columns)
+        return [
+            RowRefusal(
+                position=line,
+                column=column,
+                value=str(frame[column].iat[line]),
+                code="duplicate_key",
+                message=f"{column}: its unique columns ({keys}) name different rows already in "
+                f"{self.table_name}, or the same row as another row of this file",
+            )
+            for line, column in conflicts
+        ]
+
+    def _match_refusals(self, frame, rows, existing, again) -> list[RowRefusal]:
+        refusals = []
+        for line, target in existing:
+            column, value = self._key_of(frame, line)
+            refusals.append(
+                RowRefusal(
+                    line,
+                    column,
+                    value,
+                    "duplicate_key",
+                    f"{column}: '{value}' is already in {self.table_name} (row id {target})",
+                )
+            )
+        for line, _target in again:
+            column, value = self._key_of(frame, line)
+            refusals.append(
+                RowRefusal(
+                    line,
+                    column,
+                    value,
+                    "duplicate_key",
+                    f"{column}: '{value}' repeats an earlier row of this file",
+                )
+            )
+        return refusals
+
+    def _key_of(self, frame, line: int) -> tuple[str, str]:
+        for column in self.unique_columns:
+            value = frame[column].iat[line]
+            if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                return column, str(value)
+        return self.unique_columns[0], ""
+
+    def _versions_save(self) -> None:
+        """Keep the previous values of the rows about to be updated (once per job and row), in one statement."""
+        from ..models import RowVersion
+
+        cast = "CHAR" if connection.vendor == "mysql" else "TEXT"
+        function = "JSON_OBJECT" if connection.vendor == "mysql" else "json_object"
+        pairs = ", ".join(f"%s, CAST(t.{self.quote(c)} AS {cast})" for c in self.columns)
+        quote = self.quote
+        self._execute(
+            f"INSERT INTO {quote(RowVersion._meta.db_table)} "
+            f"({quote('job_id')}, {quote('table_name')}, {quote('row_id')}, {quote('previous_job_id')}, "
+            f"{quote('previous_imported_at')}, {quote('data')}) "
+            f"SELECT %s, %s, t.id, t.{quote('import_job_id')}, t.{quote('imported_at')}, {function}({pairs}) "
+            f"FROM {self.stage_sql} s JOIN {self.table_sql} t ON t.id = s.target_id "
+            "WHERE s.prev_job IS NULL OR s.prev_job <> %s",
+            [self.job_id, self.table_name, *self.columns, self.job_id],
+        )
+
+    def _stage_apply(self) -> None:
+        """Update the matched rows in place: the file's columns only, the row keeps its id."""
+        quote = self.quote
+        if connection.vendor == "mysql":
+            sets = [f"t.{quote(c)} = s.{quote(c)}" for c in self.update_columns]
+            sets += [f"t.{quote('import_job_id')} = %s", f"t.{quote('imported_at')} = %s"]
+            sql = f"UPDATE {self.table_sql} t JOIN {self.stage_sql} s ON t.id = s.target_id SET {', '.join(sets)}"
+        else:
+            sets = [f"{quote(c)} = s.{quote(c)}" for c in self.update_columns]
+            sets += [f"{quote('import_job_id')} = %s", f"{quote('imported_at')} = %s"]
+            sql = (
+                f"UPDATE {self.table_sql} SET {', '.join(sets)} FROM {self.stage_sql} AS s "
+                f"WHERE s.target_id = {self.table_sql}.id"
+            )
+        self._execute(sql, [self.job_id, self.imported_at_db])
+        self._execute(f"DELETE FROM {self.stage_sql} WHERE target_id IS NOT NULL")
+
+    # --- Statements ----------------------------------------------------------------------------------
+
+    def _execute(self, sql: str, params=None, *, check: bool = True) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            count = cursor.rowcount
+            if check:
+                self._warnings_check(cursor, context=None)
+        return count
+
+    def _fetch(self, sql: str, params=None) -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [tuple(r) for r in cursor.fetchall()]
+
+    def _warnings_check(self, cursor, *, context) -> None:
+        """SQLite has no warnings; MySQL's are read in MysqlWriter."""
+
+    def _load(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
         raise NotImplementedError
 
-    def _rows(self, frame: pd.DataFrame) -> list[tuple]:
+    def _row_tuples(self, frame: pd.DataFrame, lines) -> list[tuple]:
         columns = []
         for column in self.columns:
             items, _, nulls = _column_strings(frame, column)
             columns.append(_with_nulls(items, nulls, None))
-        return list(zip(*columns, repeat(self.job_id), repeat(self.imported_at_db), strict=False))
+        if lines is None:
+            return list(zip(*columns, repeat(self.job_id), repeat(self.imported_at_db), strict=False))
+        return list(zip(np.asarray(lines).tolist(), *columns, strict=True))
 
-    def _insert_sql(self) -> str:
-        verb = self.replace_verb if self.replace else "INSERT"
-        marks = ", ".join(["%s"] * (len(self.columns) + 2))
-        return (
-            f"{verb} INTO {self.table_sql} ({self.columns_sql}, {self.engine_columns_sql}) VALUES ({marks})"
-        )
+    def _insert_sql(self, into: str, lines, rows: int = 1) -> str:
+        if lines is None:
+            names = f"{self.columns_sql}, {self.engine_columns_sql}"
+            width = len(self.columns) + 2
+        else:
+            names = f"line, {self.columns_sql}"
+            width = len(self.columns) + 1
+        group = "(" + ", ".join(["%s"] * width) + ")"
+        return f"INSERT INTO {into} ({names}) VALUES " + ", ".join([group] * rows)
 
     def close(self) -> None:
-        """Release what the writer holds (temporary files); safe to call twice."""
+        """Release what the writer holds (temporary files, the staging table); safe to call twice."""
+        if self._stage_ready and connection.in_atomic_block:
+            try:
+                self._stage_drop()
+            except DatabaseError:
+                logger.debug("Could not drop the staging table of job %s", self.job_id, exc_info=True)
 
 
 class SqliteWriter(TableWriter):
-    """executemany on SQLite; unique tables use INSERT OR REPLACE (last row wins)."""
+    """executemany on SQLite; unique tables go through the staging table (UPDATE ... FROM, INSERT ... SELECT)."""
 
     method = METHOD_SQLITE
-    replace_verb = "INSERT OR REPLACE"
 
-    def _count(self, cursor) -> int:
-        cursor.execute(f"SELECT COUNT(*) FROM {self.table_sql}")
-        return cursor.fetchone()[0]
-
-    def _write(self, frame: pd.DataFrame) -> ChunkWriteResult:
-        rows = self._rows(frame)
+    def _load(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
         with connection.cursor() as cursor:
-            # SQLite's changes() leaves out rows deleted by REPLACE: count the table around the insert.
-            before = self._count(cursor) if self.replace else 0
-            cursor.executemany(self._insert_sql(), rows)
-            replaced = before + len(rows) - self._count(cursor) if self.replace else 0
-        return ChunkWriteResult(written=len(rows), replaced=replaced)
+            cursor.executemany(self._insert_sql(into, lines), self._row_tuples(frame, lines))
+
+
+# MySQL notes about the statement itself, never about a value: 1287 deprecated syntax, 1592 unsafe for
+# statement-based binary logging. Every other warning or note means a value was changed.
+HARMLESS_WARNINGS = frozenset({1287, 1592})
+_WARNING_ROW_RE = re.compile(r"\bat row (\d+)")
+# MySQL names the column 'name'; MariaDB `schema`.`table`.`name`.
+_WARNING_COLUMN_RE = re.compile(r"column (?:'([^']+)'|(?:`[^`]*`\.)*`([^`]+)`)")
 
 
 class MysqlWriter(TableWriter):
     """MySQL/MariaDB: LOAD DATA LOCAL INFILE from the engine's own temp file, or multi-row INSERT.
 
-    Unique tables use REPLACE on both paths, so they give the same rows: the last row wins, and a row
-    clashing with several existing rows (one per unique column) replaces them all."""
+    Every statement's warnings are read, all of them (max_error_count is raised for the session): a warning
+    means the server stored something else than the file said, so the file fails, naming the row and column."""
 
     def __init__(self, *, load_data: bool, mode: str, **kwargs):
         super().__init__(**kwargs)
@@ -283,6 +589,9 @@ class MysqlWriter(TableWriter):
         with connection.cursor() as cursor:
             cursor.execute("SELECT @@max_allowed_packet")
             packet = int(cursor.fetchone()[0])
+            cursor.execute("SET SESSION max_error_count = 65535")
+            cursor.execute("SELECT @@max_error_count")
+            self.max_warnings = int(cursor.fetchone()[0])
         # Headroom under max_allowed_packet for the packet header and the statement's own text.
         self.statement_bytes = max(16 * 1024, min(INSERT_MAX_STATEMENT_BYTES, packet - 64 * 1024))
         self.directory = None
@@ -292,18 +601,19 @@ class MysqlWriter(TableWriter):
             self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
 
     def close(self) -> None:
+        super().close()
         if self._cleanup is not None:
             self._cleanup()
 
-    def _write(self, frame: pd.DataFrame) -> ChunkWriteResult:
+    def _load(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
         if self.load_data:
             try:
-                return self._load(frame)
+                return self._load_data(frame, into=into, lines=lines, row_numbers=row_numbers)
             except OperationalError as exc:
                 if not exc.args or exc.args[0] not in LOAD_DATA_REFUSED_CODES:
                     raise
                 self._refused(exc)
-        return self._insert(frame)
+        return self._insert(frame, into=into, lines=lines, row_numbers=row_numbers)
 
     def _refused(self, exc: OperationalError) -> None:
         global _load_data_allowed
@@ -316,10 +626,12 @@ class MysqlWriter(TableWriter):
         logger.warning("LOAD DATA LOCAL INFILE refused (%s): loading with multi-row INSERT from now on.", exc)
         self.load_data = False
         self.method = METHOD_MYSQL_INSERT
-        self.close()
+        if self._cleanup is not None:
+            self._cleanup()
+            self._cleanup = None
 
-    def _chunk_file(self, frame: pd.DataFrame) -> str:
-        columns = []
+    def _chunk_file(self, frame: pd.DataFrame, lines) -> str:
+        columns = [] if lines is None else [[str(n) for n in np.asarray(lines).tolist()]]
         for column in self.columns:
             items, joined, nulls = _column_strings(frame, column)
             columns.append(_with_nulls(_escape_column(items, joined), nulls, NULL_FIELD))
@@ -329,25 +641,29 @@ class MysqlWriter(TableWriter):
             handle.write("\n")
         return path
 
-    def _load(self, frame: pd.DataFrame) -> ChunkWriteResult:
-        path = self._chunk_file(frame)
-        verb = "REPLACE " if self.replace else ""
+    def _load_data(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
+        path = self._chunk_file(frame, lines)
+        quote = connection.ops.quote_name
+        if lines is None:
+            names = self.columns_sql
+            tail = f" SET {quote('import_job_id')} = %s, {quote('imported_at')} = %s"
+            params = [path, self.job_id, self.imported_at_db]
+        else:
+            names, tail, params = f"line, {self.columns_sql}", "", [path]
         sql = (
-            f"LOAD DATA LOCAL INFILE %s {verb}INTO TABLE {self.table_sql} CHARACTER SET utf8mb4 "
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {into} CHARACTER SET utf8mb4 "
             r"FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n' "
-            f"({self.columns_sql}) SET {connection.ops.quote_name('import_job_id')} = %s, "
-            f"{connection.ops.quote_name('imported_at')} = %s"
+            f"({names}){tail}"
         )
         try:
             with connection.cursor() as cursor:
-                cursor.execute(sql, [path, self.job_id, self.imported_at_db])
+                cursor.execute(sql, params)
                 info = connection.connection.info() or ""
                 match = _INFO_RE.search(info)
                 if not match:
                     raise DataError(f"LOAD DATA into {self.table_name} gave no row counts ({info!r}).")
-                records, deleted, skipped, warnings = (int(g) for g in match.groups())
-                if warnings:
-                    self._warnings_check(cursor)
+                records, _deleted, skipped, _warnings = (int(g) for g in match.groups())
+                self._warnings_check(cursor, context=row_numbers)
         finally:
             os.unlink(path)
         if records != len(frame):
@@ -357,36 +673,103 @@ class MysqlWriter(TableWriter):
                 f"LOAD DATA skipped {skipped} rows of {self.table_name} that repeat a unique value; "
                 "the table has a unique column the writer was not told about."
             )
-        return ChunkWriteResult(written=records, replaced=deleted)
 
-    def _warnings_check(self, cursor) -> None:
-        # With LOCAL the server turns strict-mode errors into warnings (it cannot stop the upload):
-        # raise them, as an INSERT would have. Notes (e.g. decimal rounding) pass, as with INSERT.
-        cursor.execute("SHOW WARNINGS")
-        problems = [
-            f"{message} (error {code})" for level, code, message in cursor.fetchall() if level != "Note"
-        ]
-        if problems:
-            raise DataError(f"LOAD DATA into {self.table_name} rejected values: {'; '.join(problems[:5])}")
-
-    def _insert(self, frame: pd.DataFrame) -> ChunkWriteResult:
-        from MySQLdb.cursors import BaseCursor
-
-        rows = self._rows(frame)
-        sql = self._insert_sql()
-        affected = 0
+    def _insert(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
+        """Multi-row INSERTs sized under max_allowed_packet, one statement per execute, so that each
+        statement's warnings (and their row numbers) are read."""
+        rows = self._row_tuples(frame, lines)
+        start = 0
         with connection.cursor() as cursor:
-            driver_cursor = cursor
-            while not isinstance(driver_cursor, BaseCursor):
-                driver_cursor = driver_cursor.cursor
-            # mysqlclient's executemany packs rows into multi-row statements up to this many bytes.
-            driver_cursor.max_stmt_length = self.statement_bytes
-            for start in range(0, len(rows), INSERT_MAX_ROWS):
-                cursor.executemany(sql, rows[start : start + INSERT_MAX_ROWS])
-                affected += cursor.rowcount
-        # REPLACE counts a replaced row twice (deleted, then inserted).
-        replaced = affected - len(rows) if self.replace else 0
-        return ChunkWriteResult(written=len(rows), replaced=replaced)
+            while start < len(rows):
+                end, size = start, 0
+                while end < len(rows) and end - start < INSERT_MAX_ROWS:
+                    size += sum(len(v) + 4 if isinstance(v, str) else 24 for v in rows[end]) + 4
+                    if size > self.statement_bytes and end > start:
+                        break
+                    end += 1
+                batch = rows[start:end]
+                cursor.execute(self._insert_sql(into, lines, len(batch)), [v for row in batch for v in row])
+                self._warnings_check(cursor, context=row_numbers[start:end])
+                start = end
+
+    def _warnings_check(self, cursor, *, context) -> None:
+        count = connection.connection.warning_count()
+        if not count:
+            return
+        cursor.execute(f"SHOW WARNINGS LIMIT {int(min(count, self.max_warnings))}")
+        problems = [
+            (level, code, message)
+            for level, code, message in cursor.fetchall()
+            if code not in HARMLESS_WARNINGS
+        ]
+        if not problems:
+            return
+        described = []
+        for level, code, message in problems[:10]:
+            where = ""
+            row = _WARNING_ROW_RE.search(message)
+            column = _WARNING_COLUMN_RE.search(message)
+            if row and context is not None and 0 < int(row.group(1)) <= len(context):
+                where = f"row {int(context[int(row.group(1)) - 1]):,}"
+            if column:
+                name = column.group(1) or column.group(2)
+                where = f"{where}, column {name}" if where else f"column {name}"
+            described.append(f"{where + ': ' if where else ''}{message} ({level} {code})")
+        more = f" (and {len(problems) - 10:,} more)" if len(problems) > 10 else ""
+        if count > self.max_warnings:
+            more += f" ({count:,} warnings in all, more than the server lets a client read)"
+        raise ServerChangedValues(
+            f"The database did not store every value as sent into {self.table_name}: "
+            f"{'; '.join(described)}{more}. Nothing of this file was kept."
+        )
+
+
+def job_rows_undo(*, table_name: str, job_id: int) -> tuple[int, int]:
+    """Restore the rows `job_id` updated to their previous values (and previous job), delete the rows it
+    inserted, forget its RowVersions; inside the caller's transaction. Returns (restored, deleted)."""
+    from ..models import RowVersion
+
+    problem = identifier_problem(table_name, kind="table")
+    if problem:
+        raise ValueError(problem)
+    quote = connection.ops.quote_name
+    table_sql = quote(table_name)
+    versions = RowVersion.objects.filter(job_id=job_id, table_name=table_name)
+    restored = 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote('row_id')}, {quote('previous_job_id')}, {quote('previous_imported_at')}, {quote('data')} "
+            f"FROM {quote(RowVersion._meta.db_table)} WHERE {quote('job_id')} = %s AND {quote('table_name')} = %s "
+            f"ORDER BY {quote('id')}",
+            [job_id, table_name],
+        )
+        batches: dict[tuple[str, ...], list[tuple]] = {}
+        while fetched := cursor.fetchmany(1000):
+            for row_id, previous_job, previous_at, data in fetched:
+                values = json.loads(data)
+                names = tuple(sorted(values))
+                batches.setdefault(names, []).append(
+                    (*[values[n] for n in names], previous_job, previous_at, row_id)
+                )
+    with connection.cursor() as cursor:
+        for names, rows in batches.items():
+            problems = [identifier_problem(n, kind="column") for n in names]
+            if any(problems):
+                raise ValueError(next(p for p in problems if p))
+            sets = ", ".join(
+                [
+                    *(f"{quote(n)} = %s" for n in names),
+                    f"{quote('import_job_id')} = %s",
+                    f"{quote('imported_at')} = %s",
+                ]
+            )
+            cursor.executemany(f"UPDATE {table_sql} SET {sets} WHERE {quote('id')} = %s", rows)
+            restored += len(rows)
+    versions.delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table_sql} WHERE {quote('import_job_id')} = %s", [job_id])
+        deleted = cursor.rowcount
+    return restored, deleted
 
 
 def table_writer_open(
@@ -396,14 +779,22 @@ def table_writer_open(
     unique_columns: list[str] | tuple[str, ...] = (),
     job_id: int,
     imported_at: datetime | None = None,
+    on_duplicate: str = "update",
+    update_columns: list[str] | None = None,
 ) -> TableWriter:
     """A writer for one file's rows into `table_name`, choosing the fastest path the database allows.
 
     `imported_at` (aware; default now) is stored, to the second in UTC, on every row: pass the job's
-    timestamp when one job writes several files."""
+    timestamp when one job writes several files. `on_duplicate` (update, skip, reject) applies to rows whose
+    unique key is already in the table or earlier in the file; `update_columns` (default: all) are the
+    columns an update changes: the ones the file carries."""
     columns = list(columns)
     unique_columns = list(unique_columns)
     _identifiers_check(table_name, columns, unique_columns)
+    if on_duplicate not in DUPLICATE_POLICIES:
+        raise ValueError(
+            f"on_duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, not {on_duplicate!r}."
+        )
     if isinstance(job_id, bool) or not isinstance(job_id, int):
         raise ValueError(f"job_id must be an integer, not {job_id!r}.")
     if imported_at is None:
@@ -417,6 +808,8 @@ def table_writer_open(
         "unique_columns": unique_columns,
         "job_id": job_id,
         "imported_at": imported_at,
+        "on_duplicate": on_duplicate,
+        "update_columns": update_columns,
     }
     if connection.vendor == "sqlite":
         writer = SqliteWriter(**common)

@@ -13,6 +13,7 @@ from imports.services import loading
 from imports.services.loading import (
     ChunkWriteResult,
     LoadDataRefused,
+    ServerChangedValues,
     load_method_describe,
     mysql_load_data_available,
     table_writer_open,
@@ -155,8 +156,8 @@ def test_chunk_write_round_trips_values_exactly(load_mode, sales):
     results = _write(sales, SALES_COLUMNS, [rows[:5], rows[5:]])
 
     assert results == [
-        ChunkWriteResult(written=5, replaced=0),
-        ChunkWriteResult(written=len(rows) - 5, replaced=0),
+        ChunkWriteResult(inserted=5),
+        ChunkWriteResult(inserted=len(rows) - 5),
     ]
     assert _sales_read() == [
         *[(123, text, Decimal("1250000.50"), "2026-10-01", "2026-10-31 23:00:00", 1) for text in TRICKY_TEXT],
@@ -215,8 +216,8 @@ def test_unique_table_existing_key_is_replaced_in_place(load_mode, products):
         products, PRODUCTS_COLUMNS, [[("A-1", "11.50"), ("C-3", "30.00")]], job_id=2, unique=["sku"]
     )
 
-    assert first == [ChunkWriteResult(written=2, replaced=0)]
-    assert second == [ChunkWriteResult(written=2, replaced=1)]
+    assert first == [ChunkWriteResult(inserted=2)]
+    assert second == [ChunkWriteResult(inserted=1, updated=1)]
     assert _count(products) == 3
     prices = {sku: Decimal(str(price)) for sku, price in _select(products, ["sku", "price"])}
     assert prices == {"A-1": Decimal("11.50"), "B-2": Decimal("20.00"), "C-3": Decimal("30.00")}
@@ -232,7 +233,9 @@ def test_unique_table_repeated_key_in_one_file_keeps_the_last_row(load_mode, pro
         unique=["sku"],
     )
 
-    assert results == [ChunkWriteResult(written=2, replaced=1), ChunkWriteResult(written=2, replaced=1)]
+    # The first chunk's repeat is settled in the chunk, the second's against the row the first chunk wrote:
+    # both are repeats of this file, not updates of rows that were in the table before.
+    assert results == [ChunkWriteResult(inserted=1, repeated=1), ChunkWriteResult(inserted=1, repeated=1)]
     prices = {sku: Decimal(str(price)) for sku, price in _select(products, ["sku", "price"])}
     assert prices == {"A-1": Decimal("3.00"), "B-2": Decimal("5.00")}
 
@@ -242,10 +245,10 @@ def test_unique_table_identical_rerun_counts_replacements(load_mode, products):
     rows = [("A-1", "1.00"), ("B-2", "2.00")]
     _write(products, PRODUCTS_COLUMNS, [rows], job_id=3, unique=["sku"])
 
-    # Rows already stored by another job, identical values: still replaced, and counted.
+    # Rows already stored by another job, identical values: still updated, and counted.
     results = _write(products, PRODUCTS_COLUMNS, [rows], job_id=4, unique=["sku"])
 
-    assert results == [ChunkWriteResult(written=2, replaced=2)]
+    assert results == [ChunkWriteResult(inserted=0, updated=2)]
     assert sorted(_select(products, ["sku", "import_job_id"])) == [("A-1", 4), ("B-2", 4)]
 
 
@@ -284,7 +287,7 @@ def test_chunk_write_loads_many_rows(load_mode, sales):
         with table_writer_open(table_name=sales, columns=SALES_COLUMNS, job_id=9) as writer:
             result = writer.chunk_write(frame=frame)
 
-    assert result == ChunkWriteResult(written=n, replaced=0)
+    assert result == ChunkWriteResult(inserted=n)
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*), SUM(distid), COUNT(active), MAX(product_name) FROM sales")
         count, total, active, longest = cursor.fetchone()
@@ -332,8 +335,12 @@ def test_chunk_write_bad_value_raises_and_rolls_back(mysql_only, load_mode, sale
     good = [tuple(row.values())]
     row[column] = value
 
-    with pytest.raises(DatabaseError):
+    # INSERT fails in strict mode; LOAD DATA LOCAL turns the error into a warning, which is read and fails.
+    with pytest.raises((DatabaseError, ServerChangedValues)) as failure:
         _write(sales, SALES_COLUMNS, [good, [tuple(row.values())]])
+
+    if isinstance(failure.value, ServerChangedValues):
+        assert f"column {column}" in failure.value.message and "row 2" in failure.value.message
 
     assert _count(sales) == 0
 
@@ -364,8 +371,8 @@ def test_auto_falls_back_to_insert_when_the_client_refuses(client_without_local_
             second = writer.chunk_write(frame=_frame([("2", "c", None, None, None, "0")], SALES_COLUMNS))
 
     assert (first, second) == (
-        ChunkWriteResult(written=1, replaced=0),
-        ChunkWriteResult(written=1, replaced=0),
+        ChunkWriteResult(inserted=1),
+        ChunkWriteResult(inserted=1),
     )
     assert writer.method == "mysql multi-row INSERT"
     assert _select(sales, ["distid", "product_name"]) == [(1, "a\tb"), (2, "c")]
@@ -422,6 +429,6 @@ def test_chunk_write_refuses_non_text_values_and_wrong_columns(load_mode, sales)
                 writer.chunk_write(frame=_frame([(1, "a", None, None, None, None)], SALES_COLUMNS))
             with pytest.raises(ValueError, match="missing"):
                 writer.chunk_write(frame=_frame([("1", "a")], ["distid", "product_name"]))
-            assert writer.chunk_write(frame=_frame([], SALES_COLUMNS)) == ChunkWriteResult(0, 0)
+            assert writer.chunk_write(frame=_frame([], SALES_COLUMNS)) == ChunkWriteResult(inserted=0)
 
     assert _count(sales) == 0
