@@ -153,7 +153,7 @@ def test_reject_refuses_existing_keys_and_repeats_with_their_reason(load_mode, p
     first, second = results
     assert (first.inserted, first.updated, first.skipped, first.repeated) == (1, 0, 0, 0)
     assert [(r.position, r.code, r.message) for r in first.refused] == [
-        (0, "duplicate_key", "sku: 'A-1' is already in products (row id %d)" % before["A-1"][0]),
+        (0, "duplicate_key", f"sku: 'A-1' is already in products (row id {before['A-1'][0]})"),
         (2, "duplicate_key", "sku: 'B-2' repeats row 3 of this file"),
     ]
     assert [(r.position, r.message) for r in second.refused] == [
