@@ -39,6 +39,8 @@ def exception_handler(exc, context):
         body = {"success": False, "error": exc.message, "code": exc.code}
         if isinstance(exc.details, dict) and exc.details.get("field"):
             body["field"] = exc.details["field"]
+        if isinstance(exc.details, dict) and "later_job_ids" in exc.details:
+            body["later_job_ids"] = exc.details["later_job_ids"]
         return Response(body, status=exc.http_status)
     response = drf_exception_handler(exc, context)
     if response is None:

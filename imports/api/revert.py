@@ -27,16 +27,21 @@ REVERT_RESPONSE = envelope(
             "job_id": serializers.IntegerField(),
             "batch_id": serializers.UUIDField(),
             "table_name": serializers.CharField(),
-            "deleted_rows": serializers.IntegerField(help_text="Rows of this job deleted from the table."),
+            "deleted_rows": serializers.IntegerField(
+                help_text="Rows this job inserted, deleted from the table."
+            ),
+            "restored_rows": serializers.IntegerField(
+                help_text="Rows this job had updated, restored to their previous values (same id)."
+            ),
             "replaced_by_later_jobs": serializers.IntegerField(
-                help_text="Rows this job wrote that a later row with the same unique key had replaced: kept."
+                help_text="Always 0: a later import that changed this job's rows blocks the revert instead."
             ),
             "later_job_ids": serializers.ListField(
                 child=serializers.IntegerField(),
-                help_text="Later completed imports into the table that replaced rows (when rows were replaced).",
+                help_text="Later imports reverted first, newest first (with cascade).",
             ),
             "overwritten_before": serializers.IntegerField(
-                help_text="Existing rows this job had replaced: their earlier values cannot be restored."
+                help_text="Rows updated by an import made before previous values were kept: not restorable."
             ),
             "reverted_at": serializers.DateTimeField(),
             "reverted_by": serializers.CharField(allow_null=True),
@@ -57,12 +62,23 @@ class JobRevertView(APIView):
     permission_classes = [IsAuthenticated, CanRevert]
 
     @extend_schema(
-        request=None,
+        request=inline_serializer(
+            name="JobRevertRequest",
+            fields={
+                "cascade": serializers.BooleanField(
+                    required=False,
+                    default=False,
+                    help_text="Revert the later imports that changed this job's rows first, newest first.",
+                )
+            },
+        ),
         responses={200: REVERT_RESPONSE, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
         summary="Revert an import: delete the rows the file's job wrote",
         description=(
-            "Only a completed (status 9), not yet reverted job. Rows a later import replaced stay and are "
-            "counted; rows this import had replaced cannot be restored and are counted too."
+            "Only a completed (status 9), not yet reverted job. Rows it inserted are deleted, rows it updated "
+            "get their previous values back (same id). When a later import changed the same rows the answer "
+            "is 400 `revert_blocked` naming them (`later_job_ids`), unless `cascade` is true: then they are "
+            "reverted first, newest first, in the same transaction."
         ),
     )
     def post(self, request, batch_id, job_id):
@@ -73,4 +89,6 @@ class JobRevertView(APIView):
         job = jobs_visible(request.user).filter(batch_id=batch, pk=job_id).first()
         if job is None:
             raise NotFound("Job not found.")
-        return ok(import_job_revert(job=job, user=request.user).as_dict())
+        cascade = str(request.data.get("cascade", request.query_params.get("cascade", ""))).lower()
+        result = import_job_revert(job=job, user=request.user, cascade=cascade in ("1", "true", "yes", "on"))
+        return ok(result.as_dict())

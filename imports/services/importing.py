@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -46,11 +47,22 @@ class RejectedOnErrors(FileRejected):
 @dataclass
 class ImportOutcome:
     total_rows: int = 0
-    success_count: int = 0
     error_count: int = 0
-    duplicate_count: int = 0
+    inserted_count: int = 0
+    updated_count: int = 0
+    skipped_count: int = 0
+    repeated_count: int = 0
     errors: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rounded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def success_count(self) -> int:
+        return self.inserted_count + self.updated_count
+
+    @property
+    def duplicate_count(self) -> int:
+        return self.updated_count + self.skipped_count
 
 
 class _ErrorsFile:
@@ -156,6 +168,20 @@ def _error_kept(error: RowError) -> dict:
     return kept
 
 
+def _refused_rows(chunk: Chunk, validated: ValidatedChunk, refusals) -> tuple[list[RowError], list]:
+    """Rows the table refused (duplicate keys): as row errors, and as errors-file rows with the original values."""
+    if not refusals:
+        return [], []
+    valid_positions = np.setdiff1d(np.arange(len(chunk.frame)), validated.rejected_positions)
+    errors, rows = [], []
+    for refusal in refusals:
+        row = int(validated.row_numbers[refusal.position])
+        errors.append(RowError(row, refusal.column, refusal.value, refusal.code, refusal.message))
+        original = chunk.frame.iloc[int(valid_positions[refusal.position])].tolist()
+        rows.append((row, refusal.message, original))
+    return errors, rows
+
+
 def _ragged_errors(chunk: Chunk) -> list[RowError]:
     return [
         RowError(
@@ -191,7 +217,12 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
     unique = [c.column_name for c in columns if c.is_unique]
     errors_file = _ErrorsFile(job_errors_path(job), head.headers)
     writer = table_writer_open(
-        table_name=table.table_name, columns=names, unique_columns=unique, job_id=job.id
+        table_name=table.table_name,
+        columns=names,
+        unique_columns=unique,
+        job_id=job.id,
+        on_duplicate=table.on_duplicate,
+        update_columns=[rule.name for rule in mapping.rules if rule.source is not None],
     )
     keep_errors = False
     try:
@@ -201,21 +232,30 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
         )
         # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
         for chunk, validated in _prefetched(chunks, depth=1):
-            errors = sorted([*validated.errors, *_ragged_errors(chunk)], key=lambda e: e.row)
-            rejected = len(validated.rejected) + len(chunk.ragged)
             outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
+            outcome.warnings.extend(getattr(chunk, "notes", ()))
+            for column, count in getattr(validated, "rounded", {}).items():
+                outcome.rounded[column] = outcome.rounded.get(column, 0) + count
+            refused: list[RowError] = []
+            refused_rows: list[tuple[int, str, list[str]]] = []
+            doomed = table.reject_file_on_error and (
+                outcome.error_count or len(validated.rejected) or chunk.ragged
+            )  # nothing will be kept: only count the bad rows
+            if len(validated.frame) and not doomed:
+                written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
+                outcome.inserted_count += written.inserted
+                outcome.updated_count += written.updated
+                outcome.skipped_count += written.skipped
+                outcome.repeated_count += written.repeated
+                refused, refused_rows = _refused_rows(chunk, validated, written.refused)
+            errors = sorted([*validated.errors, *_ragged_errors(chunk), *refused], key=lambda e: e.row)
+            rejected = len(validated.rejected) + len(chunk.ragged) + len(refused_rows)
             outcome.error_count += rejected
             room = ROW_ERRORS_KEPT - len(outcome.errors)
             if room > 0:
                 outcome.errors.extend(_error_kept(e) for e in errors[:room])
             if rejected:
-                errors_file.rows_write(_rejected_rows(chunk, validated))
-                if table.reject_file_on_error:
-                    continue  # keep counting, to report every bad row; nothing will be kept
-            if len(validated.frame):
-                written = writer.chunk_write(frame=validated.frame)
-                outcome.success_count += written.written
-                outcome.duplicate_count += written.replaced
+                errors_file.rows_write(sorted([*_rejected_rows(chunk, validated), *refused_rows]))
             job_progress_set(job.id, outcome.total_rows)
             if progress:
                 progress(outcome.total_rows)
@@ -262,12 +302,7 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
                 status=JobStatus.COMPLETE,
                 outcome=outcome,
                 summary=summary,
-                notes=job_notes_format(
-                    success=outcome.success_count,
-                    rejected=outcome.error_count,
-                    duplicates=outcome.duplicate_count,
-                    summary=summary,
-                ),
+                notes=job_notes_format(outcome=outcome, summary=summary),
             )
         logger.info("Job %s complete: %s", job_id, job.notes)
         return job

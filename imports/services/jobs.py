@@ -83,9 +83,14 @@ def job_finish(
     job.status = status
     job.total_rows = outcome.total_rows or job.total_rows
     job.processed_rows = outcome.total_rows
-    job.success_count = outcome.success_count if kept_rows is None else kept_rows
+    kept = kept_rows is None
+    job.inserted_count = outcome.inserted_count if kept else 0
+    job.updated_count = outcome.updated_count if kept else 0
+    job.skipped_count = outcome.skipped_count if kept else 0
+    job.repeated_count = outcome.repeated_count if kept else 0
+    job.success_count = outcome.success_count if kept else kept_rows
     job.error_count = outcome.error_count
-    job.duplicate_count = outcome.duplicate_count if kept_rows is None else 0
+    job.duplicate_count = outcome.duplicate_count if kept else 0
     job.errors = outcome.errors
     job.warnings = list(dict.fromkeys([*job.warnings, *outcome.warnings]))
     job.summary = summary or {}

@@ -1,5 +1,6 @@
-"""Revert a completed import: delete exactly the rows its job wrote, in one transaction, and say what
-could not be undone (rows a later import replaced stay; rows this import had replaced are gone for good)."""
+"""Revert a completed import, in one transaction: restore the rows it updated to their previous values (kept as
+RowVersions when it updated them), delete the rows it inserted. A later import that changed the same rows must
+be reverted first (newest first): the revert refuses and names those jobs, or reverts them first when asked."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from django.utils import timezone
 from importhub.errors import ImportHubError
 from tableconfig.naming import identifier_validate
 
-from ..models import ImportJob, JobStatus
+from ..models import ImportJob, JobStatus, RowVersion
+from .loading import job_rows_undo
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +31,10 @@ class RevertRefused(ImportHubError):
 class RevertResult:
     job: ImportJob
     deleted_rows: int
-    replaced_by_later_jobs: int
-    later_job_ids: list[int]
-    overwritten_before: int
+    restored_rows: int
+    replaced_by_later_jobs: int  # always 0 since rows keep their history; kept for older clients
+    later_job_ids: list[int]  # later imports reverted first (cascade)
+    overwritten_before: int  # rows updated by an import made before versions were kept: not restorable
     message: str
 
     def as_dict(self) -> dict:
@@ -40,6 +43,7 @@ class RevertResult:
             "batch_id": str(self.job.batch_id),
             "table_name": self.job.table_name,
             "deleted_rows": self.deleted_rows,
+            "restored_rows": self.restored_rows,
             "replaced_by_later_jobs": self.replaced_by_later_jobs,
             "later_job_ids": self.later_job_ids,
             "overwritten_before": self.overwritten_before,
@@ -86,39 +90,37 @@ def _table_sql(job: ImportJob) -> tuple[str, str]:
     return table_name, connection.ops.quote_name(table_name)
 
 
-def _later_job_ids(job: ImportJob, table_name: str) -> list[int]:
-    """Completed, unreverted imports into the same table after this one that replaced existing rows:
-    the jobs that may have replaced this job's rows (the database keeps no per-row history to be sure)."""
-    later = ImportJob.objects.filter(
-        table_name=table_name, status=JobStatus.COMPLETE, reverted_at__isnull=True, duplicate_count__gt=0
-    ).exclude(pk=job.pk)
-    if job.completed_at:
-        later = later.filter(completed_at__gt=job.completed_at)
-    else:
-        later = later.filter(pk__gt=job.pk)
-    return list(later.order_by("completed_at", "id").values_list("id", flat=True)[:100])
+def revert_blockers(job: ImportJob) -> list[int]:
+    """Completed, unreverted later imports that changed rows this job wrote or restored to: newest first."""
+    later = (
+        RowVersion.objects.filter(previous_job_id=job.id, job__reverted_at__isnull=True)
+        .exclude(job_id=job.id)
+        .values_list("job_id", flat=True)
+        .distinct()
+    )
+    jobs = ImportJob.objects.filter(pk__in=list(later))
+    return [j.id for j in sorted(jobs, key=lambda j: (j.completed_at or j.created_at, j.id), reverse=True)]
 
 
-def _revert_message(
-    *, table_name: str, deleted: int, replaced: int, later: list[int], overwritten: int
-) -> str:
-    parts = [f"Deleted {deleted:,} rows this import wrote from {table_name}."]
-    if replaced:
-        by = f" (by job {', '.join(map(str, later))})" if later else ""
+def _revert_message(*, table_name: str, deleted: int, restored: int, cascaded: list[int], lost: int) -> str:
+    parts = []
+    if cascaded:
+        parts.append(f"First reverted the later imports {', '.join(f'job {i}' for i in cascaded)}.")
+    parts.append(f"Deleted {deleted:,} rows this import wrote from {table_name}.")
+    if restored:
+        parts.append(f"Restored {restored:,} rows it had updated to their previous values.")
+    if lost:
         parts.append(
-            f"{replaced:,} of its rows no longer carried its id: a later import{by} or a later row of the "
-            "same file with the same unique key had replaced them. Those rows were not touched."
-        )
-    if overwritten:
-        parts.append(
-            f"This import had replaced {overwritten:,} existing rows with the same unique key; their earlier "
-            "values cannot be restored. Re-import the earlier file to bring them back."
+            f"This import had replaced {lost:,} existing rows before importhub kept previous values; their "
+            "earlier values cannot be restored. Re-import the earlier file to bring them back."
         )
     return " ".join(parts)
 
 
-def import_job_revert(*, job: ImportJob, user) -> RevertResult:
-    """Delete the rows `job` wrote (one transaction), mark it reverted by `user` and report what stays lost."""
+def import_job_revert(*, job: ImportJob, user, cascade: bool = False) -> RevertResult:
+    """Undo `job` (one transaction) and mark it reverted by `user`. A later import that changed its rows
+    refuses the revert (code revert_blocked, naming them), unless `cascade`: then those are reverted first,
+    newest first, in the same transaction."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().select_related("table").get(pk=job.pk)
         if job.reverted_at is not None:
@@ -131,17 +133,26 @@ def import_job_revert(*, job: ImportJob, user) -> RevertResult:
                 f"Only a completed import can be reverted; job {job.id} is '{job.status_label}'.",
                 code="not_complete",
             )
-        table_name, table_sql = _table_sql(job)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table_sql} WHERE {connection.ops.quote_name('import_job_id')} = %s", [job.id]
+        table_name, _table_sql_quoted = _table_sql(job)
+        blockers = revert_blockers(job)
+        cascaded: list[int] = []
+        if blockers and not cascade:
+            names = ", ".join(f"job {i}" for i in blockers)
+            raise RevertRefused(
+                f"Later imports changed rows of job {job.id}: revert {names} first (newest first), or revert "
+                "with cascade to revert them first.",
+                code="revert_blocked",
+                details={"later_job_ids": blockers},
             )
-            deleted = cursor.rowcount
-        replaced = max(0, job.success_count - deleted)
-        later = _later_job_ids(job, table_name) if replaced else []
-        overwritten = job.duplicate_count
+        for later_id in blockers:
+            later = ImportJob.objects.get(pk=later_id)
+            if later.reverted_at is None:
+                result = import_job_revert(job=later, user=user, cascade=True)
+                cascaded += [*result.later_job_ids, later_id]
+        restored, deleted = job_rows_undo(table_name=table_name, job_id=job.id)
+        lost = job.duplicate_count if not (job.updated_count or job.skipped_count or restored) else 0
         message = _revert_message(
-            table_name=table_name, deleted=deleted, replaced=replaced, later=later, overwritten=overwritten
+            table_name=table_name, deleted=deleted, restored=restored, cascaded=cascaded, lost=lost
         )
         now = timezone.now()
         by = user.get_username() if getattr(user, "is_authenticated", False) else "system"
@@ -156,21 +167,27 @@ def import_job_revert(*, job: ImportJob, user) -> RevertResult:
     return RevertResult(
         job=job,
         deleted_rows=deleted,
-        replaced_by_later_jobs=replaced,
-        later_job_ids=later,
-        overwritten_before=overwritten,
+        restored_rows=restored,
+        replaced_by_later_jobs=0,
+        later_job_ids=cascaded,
+        overwritten_before=lost,
         message=message,
     )
 
 
-def import_jobs_revert(*, jobs: Iterable[ImportJob], user) -> list[RevertAttempt]:
+def import_jobs_revert(*, jobs: Iterable[ImportJob], user, cascade: bool = False) -> list[RevertAttempt]:
     """Revert several jobs, newest first (undoing imports in the reverse order they were made), each in
     its own transaction; a refused job does not stop the others."""
     ordered = sorted(jobs, key=lambda j: (j.completed_at or j.created_at, j.id), reverse=True)
     attempts = []
     for job in ordered:
         try:
-            attempts.append(RevertAttempt(job=job, result=import_job_revert(job=job, user=user)))
+            job.refresh_from_db()
+            if job.reverted_at is not None and cascade:
+                continue  # reverted already, as a later import of one reverted before it
+            attempts.append(
+                RevertAttempt(job=job, result=import_job_revert(job=job, user=user, cascade=cascade))
+            )
         except ImportHubError as exc:
             attempts.append(RevertAttempt(job=job, error=exc.message))
     return attempts

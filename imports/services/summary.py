@@ -35,57 +35,99 @@ def _as_datetime(value) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value)[:19])
 
 
+def _amount_total(table_sql: str, column_sql: str, job_id: int) -> Decimal | None:
+    """The exact sum of the job's amounts. MySQL sums DECIMAL exactly; SQLite's SUM() would turn the stored
+    text into binary floats, so its values are added here as Decimals (streamed, constant memory)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "mysql":
+            cursor.execute(f"SELECT SUM({column_sql}) FROM {table_sql} WHERE import_job_id = %s", [job_id])
+            total = cursor.fetchone()[0]
+            return None if total is None else Decimal(str(total))
+        cursor.execute(
+            f"SELECT CAST({column_sql} AS TEXT) FROM {table_sql} WHERE import_job_id = %s AND {column_sql} IS NOT NULL",
+            [job_id],
+        )
+        total, seen = Decimal(0), False
+        while batch := cursor.fetchmany(10_000):
+            total += sum(map(Decimal, (value for (value,) in batch)), Decimal(0))
+            seen = True
+        return total if seen else None
+
+
 def job_summary_compute(*, table_name: str, columns: list[ColumnConfig], job_id: int) -> dict:
-    """Aggregate the rows this job wrote, in the database (exact decimals, one query)."""
+    """Aggregate the rows this job wrote (the rows carrying its id: inserted or updated), exactly."""
     roles = {c.role: c.column_name for c in columns if c.role}
+    table_sql = _quote(table_name, "table")
     selects, keys = [], []
     if ColumnRole.PERIOD in roles:
         column = _quote(roles[ColumnRole.PERIOD], "column")
         selects += [f"MIN({column})", f"MAX({column})"]
         keys += ["period_start", "period_end"]
-    if ColumnRole.AMOUNT in roles:
-        selects.append(f"SUM({_quote(roles[ColumnRole.AMOUNT], 'column')})")
-        keys.append("amount_total")
     if ColumnRole.EXPORT_DATE in roles:
         selects.append(f"MAX({_quote(roles[ColumnRole.EXPORT_DATE], 'column')})")
         keys.append("export_date")
-    if not selects:
-        return {}
-    sql = f"SELECT {', '.join(selects)} FROM {_quote(table_name, 'table')} WHERE import_job_id = %s"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [job_id])
-        row = dict(zip(keys, cursor.fetchone(), strict=True))
+    row: dict = {}
+    if selects:
+        sql = f"SELECT {', '.join(selects)} FROM {table_sql} WHERE import_job_id = %s"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [job_id])
+            row = dict(zip(keys, cursor.fetchone(), strict=True))
     summary: dict = {}
     if "period_start" in row:
         start, end = _as_date(row["period_start"]), _as_date(row["period_end"])
         summary["period_column"] = roles[ColumnRole.PERIOD]
         summary["period_start"] = start.isoformat() if start else None
         summary["period_end"] = end.isoformat() if end else None
-    if "amount_total" in row:
-        total = row["amount_total"]
+    if ColumnRole.AMOUNT in roles:
+        total = _amount_total(table_sql, _quote(roles[ColumnRole.AMOUNT], "column"), job_id)
         summary["amount_column"] = roles[ColumnRole.AMOUNT]
-        summary["amount_total"] = (
-            str(Decimal(str(total)).quantize(Decimal("0.01"))) if total is not None else None
-        )
+        summary["amount_total"] = None if total is None else _decimal_text(total)
     if "export_date" in row:
         exported = _as_datetime(row["export_date"])
         summary["export_date"] = exported.isoformat(sep=" ") if exported else None
     return summary
 
 
-def job_notes_format(*, success: int, rejected: int, duplicates: int, summary: dict) -> str:
+def _decimal_text(value: Decimal) -> str:
+    """Plain notation with every digit kept ('-0.0001', '12345678901234.5678'), never an exponent."""
+    text = f"{value:f}"
+    return "0" if text in ("-0", "0") else text
+
+
+def _decimal_readable(text: str) -> str:
+    """'-1234567.5000' -> '-1,234,567.5000': grouped for reading, every digit kept."""
+    sign = "-" if text.startswith("-") else ""
+    whole, _, fraction = text.lstrip("-").partition(".")
+    return f"{sign}{int(whole or 0):,}" + (f".{fraction}" if fraction else "")
+
+
+def job_notes_format(*, outcome, summary: dict) -> str:
     """One readable line, like the older app's: 'Processed 1,234 rows; period: 01/10/2026 to 31/10/2026; ...'."""
-    parts = [f"Processed {success:,} rows"]
-    if rejected:
-        parts[0] += f" ({rejected:,} rejected)"
-    if duplicates:
-        parts.append(f"{duplicates:,} updated existing rows")
+    parts = [f"Processed {outcome.success_count:,} rows"]
+    if outcome.error_count:
+        parts[0] += f" ({outcome.error_count:,} rejected)"
+    if outcome.inserted_count and (outcome.updated_count or outcome.skipped_count):
+        parts.append(f"{outcome.inserted_count:,} new")
+    if outcome.updated_count:
+        parts.append(f"{outcome.updated_count:,} updated existing rows")
+    if outcome.skipped_count:
+        parts.append(f"{outcome.skipped_count:,} skipped (already in the table)")
+    if outcome.repeated_count:
+        parts.append(f"{outcome.repeated_count:,} repeated a key of an earlier row of the file")
+    for column, count in sorted(outcome.rounded.items()):
+        parts.append(f"{count:,} {column} values rounded")
     if summary.get("period_start"):
         start = dt.date.fromisoformat(summary["period_start"])
         end = dt.date.fromisoformat(summary["period_end"])
-        parts.append(f"{summary['period_column']} period: {start:%d/%m/%Y} to {end:%d/%m/%Y}")
+        parts.append(f"{summary['period_column']} period: {_date_text(start)} to {_date_text(end)}")
     if summary.get("amount_total") is not None:
-        parts.append(f"Total {summary['amount_column']}: {Decimal(summary['amount_total']):,.2f}")
+        parts.append(f"Total {summary['amount_column']}: {_decimal_readable(summary['amount_total'])}")
     if summary.get("export_date"):
-        parts.append(f"Exported: {dt.datetime.fromisoformat(summary['export_date']):%d/%m/%Y %H:%M}")
+        exported = dt.datetime.fromisoformat(summary["export_date"])
+        parts.append(f"Exported: {_date_text(exported.date())} {exported:%H:%M}")
     return "; ".join(parts)
+
+
+def _date_text(value: dt.date) -> str:
+    # strftime pads years below 1000 inconsistently across platforms: format the parts.
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"

@@ -150,6 +150,7 @@ def test_import_10k_file_with_37_bad_rows(admin_api, demo_tables):
 
 def test_import_products_twice_updates_in_place(admin_api, demo_tables):
     post_import(admin_api, upload("products.csv"), mode="full", table_name="products")
+    ids = dict(table_rows("products", "sku, id"))
     body = post_import(admin_api, upload("products_update.csv"), mode="full", table_name="products").json()
     rows = {
         sku: (name, float(price)) for sku, name, price in table_rows("products", "sku, product_name, price")
@@ -158,8 +159,12 @@ def test_import_products_twice_updates_in_place(admin_api, demo_tables):
     assert rows["P001"] == ("Product 1 v2", 1100.0)
     assert rows["P006"] == ("last P006", 2.0)
     assert rows["P010"] == ("Product 10", 10000.0)
+    # Updated in place: the rows keep their ids.
+    assert {sku: i for sku, i in table_rows("products", "sku, id") if sku != "P011"} == ids
     job = ImportJob.objects.get(batch_id=body["data"]["batch_id"])
-    assert job.success_count == 8 and job.duplicate_count >= 6
+    counts = (job.inserted_count, job.updated_count, job.skipped_count, job.repeated_count)
+    assert counts == (1, 6, 0, 1)
+    assert (job.success_count, job.duplicate_count) == (7, 6)
 
 
 def test_import_running_a_job_twice_leaves_the_same_rows(admin_api, demo_tables):

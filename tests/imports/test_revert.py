@@ -51,44 +51,49 @@ def test_revert_deletes_exactly_the_rows_of_that_job(admin_api, admin_user, demo
     assert "\nReverted by admin on " in first.notes and first.notes.endswith(data["message"])
 
 
-def test_revert_reports_rows_a_later_import_replaced_and_keeps_them(admin_api, demo_tables):
+def test_revert_is_blocked_by_a_later_import_that_changed_its_rows(admin_api, demo_tables):
     products = imported(admin_api, "products.csv", table_name="products")
     update = imported(admin_api, "products_update.csv", table_name="products")
-    after_update = table_rows("products", "sku, product_name, import_job_id", order="sku")
+    after_update = table_rows("products", "id, sku, product_name, price, import_job_id", order="sku")
 
-    data = admin_api.post(revert_url(products)).json()["data"]
+    response = admin_api.post(revert_url(products))
 
-    # P001-P006 now carry the update's id: they stay; P007-P010 were the first file's own rows.
-    assert data["deleted_rows"] == 4
-    assert data["replaced_by_later_jobs"] == 6 and data["later_job_ids"] == [update.id]
-    assert data["overwritten_before"] == 0
-    assert "6 of its rows no longer carried its id: a later import (by job" in data["message"]
-    assert table_rows("products", "sku, product_name, import_job_id", order="sku") == [
-        r for r in after_update if r[2] == update.id
-    ]
-    assert [r[0] for r in table_rows("products", "sku", order="sku")] == [
-        "P001",
-        "P002",
-        "P003",
-        "P004",
-        "P005",
-        "P006",
-        "P011",
-    ]
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "revert_blocked" and body["later_job_ids"] == [update.id]
+    assert f"revert job {update.id} first" in body["error"]
+    assert table_rows("products", "id, sku, product_name, price, import_job_id", order="sku") == after_update
+    products.refresh_from_db()
+    assert products.reverted_at is None
 
 
-def test_revert_of_an_update_says_the_earlier_values_are_lost(admin_api, demo_tables):
+def test_revert_after_an_update_restores_the_old_values_with_their_ids(admin_api, demo_tables):
     imported(admin_api, "products.csv", table_name="products")
+    before = table_rows("products", "id, sku, product_name, price, import_job_id", order="sku")
     update = imported(admin_api, "products_update.csv", table_name="products")
 
     data = admin_api.post(revert_url(update)).json()["data"]
 
-    assert data["deleted_rows"] == 7  # P001-P006 and P011
-    # The file repeats P006: its first P006 row was replaced by its own later row, not by another import.
-    assert data["replaced_by_later_jobs"] == 1 and data["later_job_ids"] == []
-    assert data["overwritten_before"] == update.duplicate_count > 0
-    assert "their earlier values cannot be restored" in data["message"]
-    assert [r[0] for r in table_rows("products", "sku", order="sku")] == ["P007", "P008", "P009", "P010"]
+    assert (data["deleted_rows"], data["restored_rows"], data["overwritten_before"]) == (1, 6, 0)  # P011 new
+    assert data["message"] == (
+        "Deleted 1 rows this import wrote from products. Restored 6 rows it had updated to their previous values."
+    )
+    assert table_rows("products", "id, sku, product_name, price, import_job_id", order="sku") == before
+
+
+def test_revert_with_cascade_reverts_later_imports_first(admin_api, demo_tables):
+    products = imported(admin_api, "products.csv", table_name="products")
+    update = imported(admin_api, "products_update.csv", table_name="products")
+
+    response = admin_api.post(revert_url(products), {"cascade": True}, format="json")
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert data["later_job_ids"] == [update.id]
+    assert data["message"].startswith(f"First reverted the later imports job {update.id}.")
+    assert table_count("products") == 0
+    update.refresh_from_db()
+    assert update.reverted_at is not None
 
 
 def test_revert_twice_is_400_already_reverted(admin_api, demo_tables):
