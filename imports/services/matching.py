@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from importhub.errors import FileRejected
-from tableconfig.models import ColumnConfig, ImportTable
+from tableconfig.models import ColumnConfig, ColumnRole, ImportTable
 from tableconfig.naming import normalize_name
 
-from .validation import ColumnRule
+from .validation import ColumnRule, DistributorRule
 
 
 class MatchError(FileRejected):
@@ -77,9 +77,19 @@ class HeaderMapping:
         return f"Columns not in the configuration are ignored: {', '.join(self.ignored_headers)}"
 
 
-def headers_map(*, columns: list[ColumnConfig], headers: list[str]) -> HeaderMapping:
-    """Map the file's normalised headers to the table's columns (by name, then by alias)."""
+def headers_map(
+    *, columns: list[ColumnConfig], headers: list[str], table: ImportTable | None = None, dist_id: str = ""
+) -> HeaderMapping:
+    """Map the file's normalised headers to the table's columns (by name, then by alias), with their rules.
+
+    The table's number separators apply to every int and decimal rule; with a dist_id, the column with the
+    role "distributor" gets the table's DistributorRule. Without a table, the defaults apply ('.' decimals,
+    no thousands separator, prefix match on 2 characters).
+    """
     present = set(headers)
+    decimal_separator = table.decimal_separator if table is not None else "."
+    thousands_separator = table.thousands_separator if table is not None else ""
+    distributor = distributor_rule(table=table, dist_id=dist_id)
     used: set[str] = set()
     rules, missing = [], []
     for column in columns:
@@ -89,6 +99,7 @@ def headers_map(*, columns: list[ColumnConfig], headers: list[str]) -> HeaderMap
             used.add(source)
         elif column.is_mandatory:
             missing.append((column, accepted))
+        numeric = column.data_type in ("int", "decimal")
         rules.append(
             ColumnRule(
                 name=column.column_name,
@@ -99,10 +110,26 @@ def headers_map(*, columns: list[ColumnConfig], headers: list[str]) -> HeaderMap
                 decimal_places=column.decimal_places,
                 date_formats=tuple(column.date_formats),
                 source=source,
+                round_decimals=column.round_decimals,
+                decimal_separator=decimal_separator if numeric else ".",
+                thousands_separator=thousands_separator if numeric else "",
+                distributor=distributor if column.role == ColumnRole.DISTRIBUTOR else None,
             )
         )
     ignored = [h for h in headers if h not in used]
     return HeaderMapping(rules=rules, missing_mandatory=missing, ignored_headers=ignored)
+
+
+def distributor_rule(*, table: ImportTable | None, dist_id: str) -> DistributorRule | None:
+    """The table's rule for the upload's dist_id (stripped); None when no dist_id was given."""
+    dist_id = dist_id.strip()
+    if not dist_id:
+        return None
+    if table is None:
+        return DistributorRule(dist_id=dist_id, match="prefix")
+    return DistributorRule(
+        dist_id=dist_id, match=table.distributor_match, prefix_length=table.distributor_prefix_length
+    )
 
 
 def table_columns(table: ImportTable) -> list[ColumnConfig]:

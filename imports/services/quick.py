@@ -1,19 +1,21 @@
 """Quick validation of one file, in the seven documented steps; the first failure is the file's error.
 
-Its cost does not grow with the file: it reads only the head, except the row count (a byte scan).
+Its cost does not grow with the file: it reads only the head, except one streaming pass over the bytes that
+counts the rows and checks that the whole file decodes in the encoding the import will use (the same check
+as file_format_detect(whole_file=True), so both settle on the same encoding).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
 from importhub.errors import FileRejected
 from tableconfig.models import ColumnRole, ImportTable
 
 from .matching import HeaderMapping, headers_map, table_by_name, table_columns, table_for_filename
-from .reading import FileFormat, file_open_head, file_records_count
-from .validation import values_validate
+from .reading import FileFormat, file_open_head, file_scan
+from .validation import ColumnRule, values_check, values_validate
 
 DATA_EXTENSIONS = (".csv", ".txt")
 SAMPLE_ROWS = 2
@@ -89,14 +91,14 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
     if not columns:
         raise QuickValidationError(f"No column config found for {table.table_name}", code="no_columns")
     # 6. Mandatory columns, by name or alias.
-    mapping = headers_map(columns=columns, headers=head.normalized)
+    mapping = headers_map(columns=columns, headers=head.normalized, table=table, dist_id=dist_id)
     result.mapping = mapping
     if mapping.missing_mandatory:
         raise QuickValidationError(mapping.missing_message(), code="missing_columns")
     records = [dict(zip(head.normalized, row, strict=False)) for row in head.sample]
     # 7a. Distributor prefix.
     if dist_id:
-        _dist_prefix_check(result, records=records, mapping=mapping, columns=columns, dist_id=dist_id)
+        _distributor_head_check(result, records=records, mapping=mapping, columns=columns, dist_id=dist_id)
     # 7b. The first data rows, with the same checks as the full import.
     sample = records[:SAMPLE_ROWS]
     errors = values_validate(records=sample, row_numbers=list(range(2, 2 + len(sample))), rules=mapping.rules)
@@ -109,31 +111,45 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
         )
     if mapping.ignored_headers:
         result.warnings.append(mapping.ignored_message())
-    result.rows = file_records_count(path=path, fmt=fmt, name=original_name)
+    # The count's pass also settles the encoding for the whole file (or refuses it, with the byte offset).
+    scan = file_scan(path=path, fmt=fmt, name=original_name)
+    result.file_format = scan.fmt
+    result.rows = scan.records
     result.valid = True
 
 
-def _dist_prefix_check(result: QuickResult, *, records, mapping, columns, dist_id: str) -> None:
+def _distributor_head_check(result: QuickResult, *, records, mapping, columns, dist_id: str) -> None:
+    """The first non-empty distributor values of the head, checked with the import's own DistributorRule."""
     distributor = next((c for c in columns if c.role == ColumnRole.DISTRIBUTOR), None)
     if distributor is None:
         result.warnings.append(
             f"dist_id {dist_id} was not checked: table {result.table_name} has no distributor column."
         )
         return
-    rule = next(r for r in mapping.rules if r.name == distributor.column_name)
-    if rule.source is None:
+    rule: ColumnRule = next(r for r in mapping.rules if r.name == distributor.column_name)
+    if rule.source is None or rule.distributor is None:
         return
-    expected = dist_id[:2]
-    seen = 0
-    for number, record in enumerate(records, start=2):
-        value = (record.get(rule.source) or "").strip()
-        if not value:
+    # Values as the import compares them: stripped, canonical; values of the wrong type are left to 7b.
+    checked = values_check(
+        records=records,
+        row_numbers=list(range(2, 2 + len(records))),
+        rules=[replace(rule, distributor=None, is_mandatory=False)],
+    )
+    values = [
+        (int(row), value)
+        for row, value in zip(checked.row_numbers, checked.frame[rule.name], strict=True)
+        if value is not None
+    ]
+    match = rule.distributor
+    for row, value in values[:DIST_PREFIX_VALUES]:
+        if not match.mismatch(value):
             continue
-        if value[:2] != expected:
-            raise QuickValidationError(
-                f"DistID prefix mismatch: expected {expected}.., found {value[:2]}.. (row {number})",
-                code="dist_prefix_mismatch",
+        if match.match == "exact":
+            message = f"DistID mismatch: expected {match.dist_id}, found {value} (row {row})"
+        else:
+            width = len(match.expected)
+            message = (
+                f"DistID prefix mismatch: expected {match.expected}.., found {value[:width]}.. (row {row})"
             )
-        seen += 1
-        if seen >= DIST_PREFIX_VALUES:
-            return
+        # One code for both rules, as clients already know it.
+        raise QuickValidationError(message, code="dist_prefix_mismatch")

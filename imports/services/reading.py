@@ -2,12 +2,13 @@
 
 import codecs
 import csv
+import functools
 import io
 import logging
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,11 @@ _MAX_CONTROL_SHARE = 0.01
 _LF, _CR, _QUOTE = 0x0A, 0x0D, 0x22
 _OUT, _IN, _PENDING = 0, 1, 2  # outside quotes, inside, just after a quote that closes unless doubled
 _NO_POSITIONS = np.empty(0, dtype=np.intp)
+_BOM = codecs.BOM_UTF8
+# Concatenated exports: the first byte-order marks removed are each noted with their row, the rest counted.
+BOM_NOTES_KEPT = 20
+# The encoding a UTF-8-looking file falls back to when a later byte is not UTF-8 (and all before it was ASCII).
+FALLBACK_ENCODING = "cp1252"
 
 
 class ReadError(FileRejected):
@@ -89,6 +95,16 @@ class Chunk:
     frame: pd.DataFrame
     row_numbers: np.ndarray
     ragged: list[RaggedRow]
+    # What the reader changed in these rows and must say (a byte-order mark removed, with its row).
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What one streaming pass over a whole file found: the encoding every byte decodes in, and the count."""
+
+    fmt: FileFormat
+    records: int | None  # data records (header and blank lines excluded); None when not counted
 
 
 # Row numbers are what a spreadsheet shows for a file without blank lines: the header is row 1 and
@@ -96,8 +112,14 @@ class Chunk:
 # quoted value spanning several lines is still one row. file_records_count counts the same records.
 
 
-def file_format_detect(*, path: Path, name: str | None = None) -> FileFormat:
-    """Detect the encoding and delimiter of a delimited text file from a bounded head sample."""
+def file_format_detect(*, path: Path, name: str | None = None, whole_file: bool = False) -> FileFormat:
+    """Detect the encoding and delimiter of a delimited text file from a bounded head sample.
+
+    With `whole_file`, the encoding is then checked against every byte of the file (one streaming pass,
+    bounded memory, the same check as quick validation's count): a file whose head is ASCII and whose later
+    bytes are not UTF-8 is read as cp1252; a file that fits no supported encoding raises ReadError
+    "undecodable" naming the byte offset and the row.
+    """
     name = name or path.name
     with path.open("rb") as raw:
         head = raw.read(HEAD_BYTES)
@@ -109,6 +131,8 @@ def file_format_detect(*, path: Path, name: str | None = None) -> FileFormat:
     if not text.strip():
         raise ReadError(f"{name} is empty.", code="empty_file")
     fmt = FileFormat(encoding=encoding, delimiter=_delimiter_sniff(text=text, at_eof=at_eof))
+    if whole_file and not at_eof:
+        fmt = file_scan(path=path, fmt=fmt, name=name, count=False).fmt
     logger.debug("Detected %s in %s", fmt, name)
     return fmt
 
@@ -120,34 +144,93 @@ def file_head_read(*, path: Path, fmt: FileFormat, sample_rows: int = 5, name: s
 
 
 def file_open_head(
-    *, path: Path, sample_rows: int = 5, name: str | None = None
+    *, path: Path, sample_rows: int = 5, name: str | None = None, whole_file: bool = False
 ) -> tuple[FileFormat, FileHead]:
-    """Detect a file's format and read its head in one call."""
-    fmt = file_format_detect(path=path, name=name)
+    """Detect a file's format (checked against the whole file with `whole_file`) and read its head."""
+    fmt = file_format_detect(path=path, name=name, whole_file=whole_file)
     return fmt, file_head_read(path=path, fmt=fmt, sample_rows=sample_rows, name=name)
 
 
 def file_records_count(*, path: Path, fmt: FileFormat, name: str | None = None) -> int:
     """Count the data records (header and blank lines excluded) with a streaming, quote-aware byte scan."""
+    return file_scan(path=path, fmt=fmt, name=name).records
+
+
+def file_scan(*, path: Path, fmt: FileFormat, name: str | None = None, count: bool = True) -> FileScan:
+    """One streaming pass over the whole file: check every byte decodes, settle the encoding, count records.
+
+    The encoding is the head's (`fmt`), except that a file detected as UTF-8 (no byte-order mark) whose bytes
+    before the first non-UTF-8 byte are all ASCII is cp1252 (legacy exports); anything else that does not
+    decode raises ReadError "undecodable" with the byte offset and the row. file_format_detect(whole_file=True)
+    and quick validation both decide here, so they cannot choose different encodings for one file.
+    """
     name = name or path.name
     bom, body = _encoding_layout(path=path, encoding=fmt.encoding)
     if not _ascii_transparent(body):
         with _Utf8Source(path=path, fmt=fmt, offset=0, records_before=0, name=name) as source:
             while source.read(SCAN_BLOCK_BYTES):
                 pass
-        return max(source.scanner.records - 1, 0)
-    # In UTF-8 and the single-byte code pages, quotes and line breaks are their ASCII bytes: no decoding
-    # is needed to find them (bytes that do not decode are reported by file_chunks_read).
-    scanner = _RecordScanner(delimiter=fmt.delimiter)
+        return FileScan(fmt=fmt, records=max(source.scanner.records - 1, 0) if count else None)
+    # In UTF-8 and the single-byte code pages, quotes and line breaks are their ASCII bytes: the count needs
+    # no decoding, and the decoding check needs no text (ASCII blocks are skipped, others only validated).
+    check = _DecodeCheck(encoding=fmt.encoding, body=body)
+    scanner = _RecordScanner(delimiter=fmt.delimiter) if count else None
+    feed = _RecordFeed(scanner) if scanner is not None and check.utf8 else None
     block = bytearray(SCAN_BLOCK_BYTES)
+    offset = bom
     with path.open("rb") as raw:
         raw.seek(bom)
         while size := raw.readinto(block):
-            scanner.feed(block if size == len(block) else bytes(block[:size]))
+            data = block if size == len(block) else bytes(block[:size])
+            bad = check.feed(data, offset=offset)
+            if feed is not None and not check.utf8:
+                feed.drop = False  # a cp1252 file has no byte-order marks: those bytes are text
+            if bad is not None:
+                raise _undecodable_error(
+                    path=path,
+                    fmt=fmt,
+                    name=name,
+                    check=check,
+                    bad=bad,
+                    data=data,
+                    offset=offset,
+                    scanner=scanner,
+                    start=bom,
+                )
+            if feed is not None:
+                feed.feed(data)
+            elif scanner is not None:
+                scanner.feed(data)
+            offset += size
+        bad = check.finish(offset=offset)
+        if bad is not None:
+            raise _undecodable_error(
+                path=path,
+                fmt=fmt,
+                name=name,
+                check=check,
+                bad=bad,
+                data=b"",
+                offset=offset,
+                scanner=scanner,
+                start=bom,
+            )
+    settled = FileFormat(encoding=check.encoding, delimiter=fmt.delimiter)
+    if settled != fmt:
+        logger.info(
+            "%s: byte %s is not UTF-8 and all before it is ASCII: read as %s",
+            name,
+            check.switched_at,
+            settled.encoding,
+        )
+    if scanner is None:
+        return FileScan(fmt=settled, records=None)
+    if feed is not None:
+        feed.feed(b"", final=True)
     scanner.finish()
     if scanner.state == _IN:
         raise _unclosed_quote_error(name=name, row=scanner.records)
-    return max(scanner.records - 1, 0)
+    return FileScan(fmt=settled, records=max(scanner.records - 1, 0))
 
 
 def file_chunks_read(
@@ -202,7 +285,12 @@ def file_chunks_read(
                 # Every ragged row of this batch was reported before the batch was made.
                 ragged = _drain(reported)
                 numbering.exclude([row.row for row in ragged])
-                buffer.add(batch=batch, row_numbers=numbering.assign(batch.num_rows), ragged=ragged)
+                buffer.add(
+                    batch=batch,
+                    row_numbers=numbering.assign(batch.num_rows),
+                    ragged=ragged,
+                    marks=_drain(source.feed.rows),
+                )
                 yield from buffer.full_chunks(chunk_rows=chunk_rows)
         except pa.ArrowInvalid as exc:
             raise ReadError(
@@ -210,11 +298,11 @@ def file_chunks_read(
                 code="unreadable",
                 details={"row": numbering.next_row},
             ) from exc
-    buffer.add(batch=None, row_numbers=None, ragged=_drain(reported))
-    yield from buffer.rest()
+    buffer.add(batch=None, row_numbers=None, ragged=_drain(reported), marks=_drain(source.feed.rows))
+    yield from buffer.rest(more_marks=source.feed.dropped - BOM_NOTES_KEPT)
 
 
-def _drain(reported: deque[RaggedRow]) -> list[RaggedRow]:
+def _drain(reported: deque) -> list:
     drained = []
     while reported:
         drained.append(reported.popleft())
@@ -252,12 +340,19 @@ class _ChunkBuffer:
         self.batches: list[pa.RecordBatch] = []
         self.numbers: list[np.ndarray] = []
         self.ragged: list[RaggedRow] = []
+        self.marks: list[int] = []  # rows whose byte-order mark was removed
         self.size = 0
 
     def add(
-        self, *, batch: pa.RecordBatch | None, row_numbers: np.ndarray | None, ragged: list[RaggedRow]
+        self,
+        *,
+        batch: pa.RecordBatch | None,
+        row_numbers: np.ndarray | None,
+        ragged: list[RaggedRow],
+        marks: list[int] = (),
     ) -> None:
         self.ragged.extend(ragged)
+        self.marks.extend(marks)
         if batch is not None and batch.num_rows:
             self.batches.append(batch)
             self.numbers.append(row_numbers)
@@ -270,9 +365,12 @@ class _ChunkBuffer:
         if len(self.ragged) >= chunk_rows:
             yield self._take(self.size, all_ragged=True)
 
-    def rest(self) -> Iterator[Chunk]:
-        if self.size or self.ragged:
-            yield self._take(self.size, all_ragged=True)
+    def rest(self, *, more_marks: int = 0) -> Iterator[Chunk]:
+        if self.size or self.ragged or self.marks or more_marks > 0:
+            chunk = self._take(self.size, all_ragged=True)
+            if more_marks > 0:
+                chunk.notes.append(f"A byte-order mark was also removed from {more_marks:,} more rows")
+            yield chunk
 
     def _take(self, count: int, *, all_ragged: bool = False) -> Chunk:
         if self.batches:
@@ -288,12 +386,22 @@ class _ChunkBuffer:
         taken = numbers[:count]
         if all_ragged or not len(taken):
             ragged, self.ragged = self.ragged, []
+            marks, self.marks = self.marks, []
         else:
             # Arrow reads ahead: ragged rows past this chunk's last row belong to a later chunk.
             last = int(taken[-1])
             ragged = [row for row in self.ragged if row.row <= last]
             self.ragged = [row for row in self.ragged if row.row > last]
-        return Chunk(frame=table.slice(0, count).to_pandas(), row_numbers=taken, ragged=ragged)
+            marks = [row for row in self.marks if row <= last]
+            self.marks = [row for row in self.marks if row > last]
+        return Chunk(
+            frame=table.slice(0, count).to_pandas(),
+            row_numbers=taken,
+            ragged=ragged,
+            notes=[
+                f"Row {row:,}: a byte-order mark (from concatenated exports) was removed" for row in marks
+            ],
+        )
 
 
 class _RecordScanner:
@@ -436,6 +544,7 @@ class _Utf8Source:
         self._out = b""
         self._eof = False
         self.scanner = _RecordScanner(delimiter=fmt.delimiter, records_before=records_before)
+        self.feed = _RecordFeed(self.scanner)
         self.closed = False
 
     def __enter__(self) -> "_Utf8Source":
@@ -482,20 +591,173 @@ class _Utf8Source:
             byte = self._position - pending + exc.start
             raise ReadError(
                 f"{self.name} cannot be decoded as {self._body} at row {row} (byte {byte}).",
-                code="unreadable",
+                code="undecodable",
                 details={"row": row, "byte": byte},
             ) from exc
         self._position += len(raw)
         piece = raw if self._passthrough else text.encode("utf-8")
         if final:
             self._eof = True
-            self.scanner.feed(piece, final=True)
+            piece = self.feed.feed(piece, final=True)
             self.scanner.finish()
             if self.scanner.state == _IN:
                 raise _unclosed_quote_error(name=self.name, row=self.scanner.records)
         else:
-            self.scanner.feed(piece)
+            piece = self.feed.feed(piece)
         return piece
+
+
+class _RecordFeed:
+    """Feeds UTF-8 bytes to a scanner, removing a byte-order mark that starts a record after the header.
+
+    Concatenated exports carry one at the start of each part. Only a mark at the very start of a record
+    (outside quotes) goes; a U+FEFF anywhere else is text and stays. The first BOM_NOTES_KEPT rows are kept
+    in `rows` for the notes (a deque: Arrow may read from its read-ahead thread), all are counted.
+    """
+
+    def __init__(self, scanner: _RecordScanner) -> None:
+        self.scanner = scanner
+        self.drop = True
+        self.rows: deque[int] = deque()
+        self.dropped = 0
+        self._carry = b""
+
+    def feed(self, data: bytes, *, final: bool = False) -> bytes:
+        """Scan `data` and return it without the marks; a mark's first bytes at the end wait for the rest."""
+        if self._carry:
+            data, self._carry = self._carry + data, b""
+        if not self.drop or (_BOM not in data and not data.endswith((_BOM[:1], _BOM[:2]))):
+            self.scanner.feed(data, final=final)
+            return data
+        if not final:
+            for size in (2, 1):
+                if data.endswith(_BOM[:size]):
+                    data, self._carry = data[:-size], data[-size:]
+                    break
+        kept, start = [], 0
+        while (at := data.find(_BOM, start)) != -1:
+            # The byte after is the mark's, not LF: a CR just before it is a line break on its own.
+            self.scanner.feed(data[start:at], final=True)
+            scanner = self.scanner
+            if scanner.offset == scanner.line_start and scanner.records >= 1:
+                kept.append(data[start:at])
+                self.dropped += 1
+                if self.dropped <= BOM_NOTES_KEPT:
+                    self.rows.append(scanner.records + 1)
+            else:
+                scanner.feed(_BOM)
+                kept.append(data[start : at + len(_BOM)])
+            start = at + len(_BOM)
+        rest = data[start:]
+        self.scanner.feed(rest, final=final)
+        kept.append(rest)
+        return b"".join(kept)
+
+
+class _DecodeCheck:
+    """Checks, block by block, that a file's bytes decode in its encoding; UTF-8 may fall back to cp1252 once.
+
+    Only a file detected as UTF-8 without a byte-order mark falls back (a mark says UTF-8), and only when
+    every byte before the first bad one is ASCII: a file that already held UTF-8 text is mixed, not cp1252.
+    """
+
+    def __init__(self, *, encoding: str, body: str) -> None:
+        self.encoding = encoding
+        self.tried = [encoding]
+        self.switched_at: int | None = None
+        self._may_fall_back = codecs.lookup(encoding).name == "utf-8"
+        self._ascii_so_far = True
+        self._use(body)
+
+    def _use(self, body: str) -> None:
+        self.utf8 = codecs.lookup(body).name == "utf-8"
+        self._decoder = codecs.getincrementaldecoder("utf-8")() if self.utf8 else None
+        self._undefined = None if self.utf8 else _undefined_bytes(codecs.lookup(body).name)
+
+    def feed(self, data: bytes, *, offset: int) -> int | None:
+        """None, or the file offset of the first byte that decodes in no supported encoding."""
+        if self.utf8:
+            return self._utf8_feed(data, offset=offset, final=False)
+        return self._table_feed(data, offset=offset)
+
+    def finish(self, *, offset: int) -> int | None:
+        return self._utf8_feed(b"", offset=offset, final=True) if self.utf8 else None
+
+    def _utf8_feed(self, data: bytes, *, offset: int, final: bool) -> int | None:
+        pending = len(self._decoder.getstate()[0])
+        if not pending and data.isascii():
+            return None
+        try:
+            self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            bad = offset - pending + exc.start
+            at = exc.start - pending
+            if self._may_fall_back and self._ascii_so_far and not pending and data[:at].isascii():
+                self._may_fall_back = False
+                self.encoding = FALLBACK_ENCODING
+                self.tried.append(FALLBACK_ENCODING)
+                self.switched_at = bad
+                self._use(FALLBACK_ENCODING)
+                return self._table_feed(data[at:], offset=offset + at)
+            return bad
+        self._ascii_so_far = False
+        return None
+
+    def _table_feed(self, data: bytes, *, offset: int) -> int | None:
+        if data.isascii():
+            return None
+        bad = np.flatnonzero(self._undefined[np.frombuffer(data, dtype=np.uint8)])
+        return offset + int(bad[0]) if len(bad) else None
+
+
+@functools.cache
+def _undefined_bytes(encoding: str) -> np.ndarray:
+    """For a single-byte code page: which of the 256 byte values decode to nothing (cp1252: 0x81, 0x8D...)."""
+    undefined = np.zeros(256, dtype=bool)
+    for value in range(256):
+        try:
+            bytes([value]).decode(encoding)
+        except UnicodeDecodeError:
+            undefined[value] = True
+    return undefined
+
+
+def _undecodable_error(
+    *,
+    path: Path,
+    fmt: FileFormat,
+    name: str,
+    check: _DecodeCheck,
+    bad: int,
+    data: bytes,
+    offset: int,
+    scanner: _RecordScanner | None,
+    start: int,
+) -> ReadError:
+    """The refusal of a file with a byte no supported encoding reads: its offset, and the row it is on."""
+    if scanner is not None:
+        # The next byte is the bad one, not LF: a CR just before it is a line break on its own.
+        scanner.feed(bytes(data[: max(bad - offset, 0)]), final=True)
+        row = scanner.records + 1
+    else:
+        row = _row_at(path=path, fmt=fmt, start=start, end=bad)
+    return ReadError(
+        f"{name} cannot be decoded as {' or '.join(check.tried)} at row {row} (byte {bad}).",
+        code="undecodable",
+        details={"row": row, "byte": bad},
+    )
+
+
+def _row_at(*, path: Path, fmt: FileFormat, start: int, end: int) -> int:
+    """The row (header = 1) that the byte at `end` is on, scanning from `start`."""
+    scanner = _RecordScanner(delimiter=fmt.delimiter)
+    with path.open("rb") as raw:
+        raw.seek(start)
+        remaining = end - start
+        while remaining > 0 and (data := raw.read(min(SCAN_BLOCK_BYTES, remaining))):
+            remaining -= len(data)
+            scanner.feed(data, final=remaining <= 0)
+    return scanner.records + 1
 
 
 def _encoding_layout(*, path: Path, encoding: str) -> tuple[int, str]:
@@ -529,13 +791,14 @@ def _encoding_detect(*, head: bytes, at_eof: bool, name: str) -> str:
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\x00" in head:
-        raise ReadError(f"{name} is not a text file.", code="binary_file")
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, at_eof)
+        # A rare NUL in UTF-8 text is a row error (nul_byte); many of them make it binary (_head_decode).
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    if b"\x00" in head:
+        raise ReadError(f"{name} is not a text file.", code="binary_file")
     best = from_bytes(head).best()
     guess = codecs.lookup(best.encoding).name if best else None
     latin = best is not None and all(
@@ -596,6 +859,10 @@ def _head_parse(*, path: Path, fmt: FileFormat, sample_rows: int, name: str) -> 
             head = raw.read(budget)
             at_eof = not raw.read(1)
         text = _text_decode(head=head, encoding=body, at_eof=at_eof, fmt=fmt, name=name)
+        if "\ufeff" in text:
+            # The same byte-order marks the stream removes, so the head shows the values the import reads.
+            feed = _RecordFeed(_RecordScanner(delimiter=fmt.delimiter))
+            text = feed.feed(text.encode("utf-8"), final=True).decode("utf-8")
         records, ends = _records_parse(text=text, delimiter=fmt.delimiter, wanted=sample_rows + 2, name=name)
         if not at_eof and records and ends[-1] >= len(text):
             # The last record may continue past the head.

@@ -1,11 +1,31 @@
-"""Check a chunk of file rows against the configured column types, one vectorised pass per column."""
+"""Check a chunk of file rows against the configured column types, one vectorised pass per column.
+
+What a value becomes (its canonical text, the one the loader writes) and what is refused:
+- Every cell is stripped of surrounding whitespace once, here, for every path (the import's chunks and quick
+  validation's head rows); nothing else changes a text value: no case folding, no Unicode normalisation.
+- Numbers follow the rule's separators (the table's `decimal_separator` and `thousands_separator`); the
+  canonical text always uses '.' and no grouping. Thousands separators are optional, but when present they
+  must group exactly 3 digits after a first group of 1 to 3 (`1,234,567.5`; never `1,23`).
+- Decimals keep every digit. Trailing zeros beyond the column's scale carry no information and are dropped
+  without rounding (`1.50000` into 2 places is `1.50`); other extra places are the row error
+  `too_many_decimals`, unless the column rounds (`round_decimals`: half-up, exact, counted per chunk).
+- Dates and times are read with the configured strftime formats (ISO by default), years 1 to 9999. A date
+  column also reads each of its formats followed by a time of day (` HH:MM`, ` HH:MM:SS` or
+  ` HH:MM:SS.ffffff`; ISO also with `T`), accepted only when it is midnight. A format ending in seconds
+  (`%S`) also reads a fraction of up to 6 digits; datetimes keep microseconds (`YYYY-MM-DD HH:MM:SS` or
+  `YYYY-MM-DD HH:MM:SS.ffffff`) and more digits are refused, never dropped. Day and month are never guessed.
+"""
 
 from __future__ import annotations
 
+import calendar
 import re
+from _strptime import TimeRE
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -16,17 +36,30 @@ from importhub.errors import ConfigError
 
 DATE_ISO_FORMATS = ("%Y-%m-%d",)
 # A date-only ISO value is accepted in a datetime column and read as midnight.
-DATETIME_ISO_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+DATETIME_ISO_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+# What a date column also reads after each of its formats; the ISO date also takes a T before the time.
+DATE_TIME_SUFFIXES = (" %H:%M", " %H:%M:%S", " %H:%M:%S.%f")
+ISO_DATE_TIME_SUFFIXES = ("T%H:%M", "T%H:%M:%S", "T%H:%M:%S.%f")
+# The tables keep microseconds (datetime(6) on MySQL/MariaDB).
+FRACTION_DIGITS = 6
 
 BOOL_TRUE = ("true", "1", "yes", "y", "t")
 BOOL_FALSE = ("false", "0", "no", "n", "f")
 
+DECIMAL_SEPARATORS = (".", ",")
+THOUSANDS_SEPARATORS = ("", ",", ".", " ", "'")
+# A space separator also accepts the no-break spaces spreadsheets write (U+00A0, U+202F).
+_SEPARATOR_CLASSES = {",": ",", ".": r"\.", "'": "'", " ": r"[ \x{00a0}\x{202f}]"}
+
 # Signed 64-bit bounds as digit strings: compared as text, so no value is ever converted to a number.
 _INT64_MAX = "9223372036854775807"
 _INT64_MIN_MAGNITUDE = "9223372036854775808"
-
-_INT_PATTERN = r"[+-]?[0-9]+"
-_DECIMAL_PATTERN = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
 
 # Supersets of what strptime accepts for each directive (it also takes " 7" for %d): used only to skip
 # pd.to_datetime on cells that cannot match a format, because its failure path is slow.
@@ -39,7 +72,7 @@ _DIRECTIVE_PATTERNS = {
     "S": "[ 0-9]{1,2}",
     "Y": "[0-9]{4}",
     "y": "[0-9]{2}",
-    "f": "[0-9]{1,9}",
+    "f": f"[0-9]{{1,{FRACTION_DIGITS}}}",
     "j": "[ 0-9]{1,3}",
     "b": ".+",
     "B": ".+",
@@ -48,6 +81,8 @@ _DIRECTIVE_PATTERNS = {
     "p": ".+",
     "%": "%",
 }
+_TOO_PRECISE_FRACTION = f"[0-9]{{{FRACTION_DIGITS + 1},}}"
+_TIME_DIRECTIVES = frozenset("HIMSfp")
 # strptime reads whitespace in a format as Python's \s+, which knows more spaces than RE2's \s.
 _WHITESPACE_PATTERN = r"(?:\s|\pZ|[\x0b\x1c-\x1f\x85])+"
 _READABLE_DIRECTIVES = {
@@ -69,11 +104,52 @@ _READABLE_DIRECTIVES = {
     "%": "%",
 }
 _FORMAT_TOKENS = re.compile(r"(%.|\s+)")
+_NAT = np.datetime64("NaT", "us")
+# The regular expressions strptime itself matches with: a value's shape is judged exactly as strptime judges it.
+_TIME_RE = TimeRE()
+_MICROSECONDS_PER_DAY = 86_400_000_000
 
 # Cells are Arrow large strings, the storage of pandas' "str" dtype, so columns convert without a copy. The
 # checks call Arrow's kernels directly: pandas 3.1's .str accessor falls back to per-cell Python for \s, for $
 # once a cell holds a newline (quoted CSV fields do) and for find() on non-ASCII text.
 _TEXT = pa.large_string()
+
+
+@dataclass(frozen=True)
+class DistributorRule:
+    """How every value of the distributor column must match the upload's dist_id (the table's rule).
+
+    `prefix`: the value starts with dist_id's first `prefix_length` characters (all of them when dist_id is
+    shorter); `exact`: the value is dist_id. Values are compared as stored: stripped, and canonical for int
+    columns. Quick validation's head check and the full import use this same rule.
+    """
+
+    dist_id: str
+    match: str  # prefix | exact
+    prefix_length: int = 2
+
+    def __post_init__(self) -> None:
+        if self.match not in ("prefix", "exact"):
+            raise ConfigError(f"Unknown distributor match '{self.match}' (expected prefix or exact).")
+        if self.match == "prefix" and self.prefix_length < 1:
+            raise ConfigError(f"The distributor prefix length must be at least 1 (not {self.prefix_length}).")
+
+    @property
+    def expected(self) -> str:
+        """What a value must start with (prefix) or be (exact)."""
+        return self.dist_id[: self.prefix_length] if self.match == "prefix" else self.dist_id
+
+    def mismatch(self, value: str) -> bool:
+        expected = self.expected
+        if self.match == "prefix":
+            return value[: len(expected)] != expected
+        return value != expected
+
+    def describe(self) -> str:
+        """'the first 2 characters of dist_id 31001', or 'dist_id 31001' when the match is exact."""
+        if self.match == "exact":
+            return f"dist_id {self.dist_id}"
+        return f"the first {_characters(len(self.expected))} of dist_id {self.dist_id}"
 
 
 @dataclass(frozen=True)
@@ -88,12 +164,17 @@ class ColumnRule:
     decimal_places: int = 4
     date_formats: tuple[str, ...] = ()  # strftime formats; empty means ISO
     source: str | None = None  # None: the file lacks the column, so every value is missing
+    round_decimals: bool = False  # decimal: round extra places half-up instead of refusing the row
+    decimal_separator: str = "."  # int and decimal columns: "." or ","
+    thousands_separator: str = ""  # int and decimal columns: "" (none), ",", ".", " " or "'"
+    distributor: DistributorRule | None = None  # every non-empty value must match it
 
 
 @dataclass(frozen=True)
 class RowError:
-    """One rejected cell. Codes are stable: missing_value, invalid_int, invalid_decimal, decimal_out_of_range,
-    invalid_bool, invalid_date, ambiguous_date, invalid_datetime, too_long (and ragged_row, from the reader)."""
+    """One rejected cell. Codes are stable: missing_value, nul_byte, invalid_int, invalid_decimal,
+    decimal_out_of_range, too_many_decimals, invalid_bool, invalid_date, ambiguous_date, time_in_date,
+    invalid_datetime, too_precise_time, too_long, distributor_mismatch (and ragged_row, from the reader)."""
 
     row: int  # as a spreadsheet shows it: the header is row 1
     column: str
@@ -122,6 +203,8 @@ class ValidatedChunk:
     rejected_positions: (
         np.ndarray
     )  # positions in the input frame, to write the rejected rows' original values
+    # Column name -> how many of the valid rows' values round_decimals rounded; only columns that rounded.
+    rounded: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,7 +216,16 @@ class _Failure:
     messages: list[str]
 
 
-_Checker = Callable[[ColumnRule, pa.Array], tuple[np.ndarray, list[_Failure]]]
+@dataclass
+class _Checked:
+    """A type check's result over the cells it was given."""
+
+    values: np.ndarray  # canonical text, object array
+    failures: list[_Failure]
+    rounded: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.intp))  # indexes
+
+
+_Checker = Callable[[ColumnRule, pa.Array], _Checked]
 
 
 def chunk_validate(
@@ -146,18 +238,36 @@ def chunk_validate(
         raise ValueError(f"{count} rows but {len(row_numbers)} row numbers")
     checkers = [_rule_checker(rule) for rule in rules]
     columns: dict[str, np.ndarray] = {}
+    rounded: dict[str, np.ndarray] = {}
     failed: list[tuple[int, _Failure, list]] = []
     for column_index, (rule, checker) in enumerate(zip(rules, checkers, strict=True)):
         raw = None if rule.source is None else frame[rule.source]
         text = _column_text(raw, count)
         filled = _numpy(pc.not_equal(text, _literal("")))
-        values, failures = _column_check(rule, text, filled, checker)
+        nul = _nul_cells(text)
+        checked = _column_check(rule, text, filled & ~nul, checker)
+        failures = checked.failures
+        if nul.any():
+            indexes = np.flatnonzero(nul)
+            failures.append(
+                _Failure(
+                    indexes,
+                    "nul_byte",
+                    [f"{rule.name}: the value contains a NUL byte (\\x00)"] * len(indexes),
+                )
+            )
+        if rule.distributor is not None:
+            failures += _distributor_check(
+                rule, text, checked.values, filled & ~_failed_mask(failures, count)
+            )
         if rule.is_mandatory and not filled.all():
             missing = np.flatnonzero(~filled)
             failures.append(
                 _Failure(missing, "missing_value", [f"{rule.name}: a value is required"] * len(missing))
             )
-        columns[rule.name] = values
+        columns[rule.name] = checked.values
+        if len(checked.rounded):
+            rounded[rule.name] = checked.rounded
         for failure in failures:
             raw_values = [""] * len(failure.indexes) if raw is None else raw.iloc[failure.indexes].tolist()
             failed.append((column_index, failure, raw_values))
@@ -168,6 +278,7 @@ def chunk_validate(
     good = ~bad
     names = [rule.name for rule in rules]
     rejected_positions = np.flatnonzero(bad)
+    rounded_counts = {name: int(good[indexes].sum()) for name, indexes in rounded.items()}
     return ValidatedChunk(
         frame=pd.DataFrame(
             {name: columns[name][good] for name in names}, columns=names, dtype=object, copy=False
@@ -176,21 +287,27 @@ def chunk_validate(
         errors=_errors_collect(failed, row_numbers, rules),
         rejected=np.unique(row_numbers[rejected_positions]),
         rejected_positions=rejected_positions,
+        rounded={name: n for name, n in rounded_counts.items() if n},
     )
 
 
-def values_validate(
+def values_check(
     *, records: list[dict[str, str]], row_numbers: list[int], rules: list[ColumnRule]
-) -> list[RowError]:
+) -> ValidatedChunk:
     """Validate a handful of records (a file's first rows) with the same checks as a chunk."""
     headers = list(dict.fromkeys(key for record in records for key in record))
     headers += [rule.source for rule in rules if rule.source is not None and rule.source not in headers]
     frame = pd.DataFrame(
         [[record.get(header, "") for header in headers] for record in records], columns=headers, dtype="str"
     )
-    return chunk_validate(
-        frame=frame, row_numbers=np.asarray(row_numbers, dtype=np.int64), rules=rules
-    ).errors
+    return chunk_validate(frame=frame, row_numbers=np.asarray(row_numbers, dtype=np.int64), rules=rules)
+
+
+def values_validate(
+    *, records: list[dict[str, str]], row_numbers: list[int], rules: list[ColumnRule]
+) -> list[RowError]:
+    """The errors of a handful of records (a file's first rows), found with the same checks as a chunk."""
+    return values_check(records=records, row_numbers=row_numbers, rules=rules).errors
 
 
 def _rule_checker(rule: ColumnRule) -> _Checker:
@@ -203,6 +320,18 @@ def _rule_checker(rule: ColumnRule) -> _Checker:
         raise ConfigError(
             f"Column '{rule.name}': time zones (%z, %Z) are not supported in date formats ({zoned[0]})."
         )
+    if rule.data_type in ("int", "decimal"):
+        if rule.decimal_separator not in DECIMAL_SEPARATORS:
+            raise ConfigError(f"Column '{rule.name}': the decimal separator must be '.' or ','.")
+        if rule.thousands_separator not in THOUSANDS_SEPARATORS:
+            raise ConfigError(
+                f"Column '{rule.name}': the thousands separator must be none, ',', '.', ' ' or \"'\"."
+            )
+        if rule.thousands_separator == rule.decimal_separator:
+            raise ConfigError(
+                f"Column '{rule.name}': '{rule.decimal_separator}' cannot be both the decimal and the thousands "
+                "separator."
+            )
     return checker
 
 
@@ -216,21 +345,63 @@ def _column_text(raw: pd.Series | None, count: int) -> pa.Array:
     return pc.utf8_trim_whitespace(text.fill_null(""))
 
 
-def _column_check(
-    rule: ColumnRule, text: pa.Array, filled: np.ndarray, checker: _Checker
-) -> tuple[np.ndarray, list[_Failure]]:
-    """Run the type check on the non-empty cells; return the column's values (None when empty) and failures."""
-    if filled.all():
+def _nul_cells(text: pa.Array) -> np.ndarray:
+    return _numpy(pc.match_substring(text, "\x00"))
+
+
+def _column_check(rule: ColumnRule, text: pa.Array, checked: np.ndarray, checker: _Checker) -> _Checked:
+    """Run the type check on the cells under `checked`; the others' values are None."""
+    if checked.all():
         return checker(rule, text)
     values = np.full(len(text), None, dtype=object)
-    positions = np.flatnonzero(filled)
+    positions = np.flatnonzero(checked)
     if not len(positions):
-        return values, []
-    checked, failures = checker(rule, text.filter(pa.array(filled)))
-    values[positions] = checked
-    for failure in failures:
+        return _Checked(values, [])
+    result = checker(rule, text.filter(pa.array(checked)))
+    values[positions] = result.values
+    for failure in result.failures:
         failure.indexes = positions[failure.indexes]
-    return values, failures
+    return _Checked(values, result.failures, positions[result.rounded])
+
+
+def _failed_mask(failures: list[_Failure], count: int) -> np.ndarray:
+    mask = np.zeros(count, dtype=bool)
+    for failure in failures:
+        mask[failure.indexes] = True
+    return mask
+
+
+def _distributor_check(
+    rule: ColumnRule, text: pa.Array, values: np.ndarray, checked: np.ndarray
+) -> list[_Failure]:
+    """Every checked value (canonical) must match the upload's dist_id, by the DistributorRule itself."""
+    distributor = rule.distributor
+    positions = np.flatnonzero(checked)
+    if not len(positions):
+        return []
+    # A file holds very few distinct distributors: the rule runs once per distinct value.
+    encoded = pc.dictionary_encode(pa.array(values[positions], type=_TEXT))
+    distinct_mismatch = np.array(
+        [distributor.mismatch(v) for v in encoded.dictionary.to_pylist()], dtype=bool
+    )
+    indexes = (
+        positions[distinct_mismatch[_numpy(encoded.indices)]] if len(distinct_mismatch) else positions[:0]
+    )
+    if not len(indexes):
+        return []
+    if distributor.match == "exact":
+        rule_text = ""
+    else:
+        rule_text = f" (first {_characters(len(distributor.expected))})"
+    messages = [
+        f"{rule.name}: '{cell}' does not match dist_id {distributor.dist_id}{rule_text}"
+        for cell in text.take(pa.array(indexes)).to_pylist()
+    ]
+    return [_Failure(indexes, "distributor_mismatch", messages)]
+
+
+def _characters(count: int) -> str:
+    return f"{count} character" if count == 1 else f"{count} characters"
 
 
 def _errors_collect(
@@ -250,12 +421,41 @@ def _errors_collect(
     return [RowError(rows[i], names[i], str(raw_values[i]), codes[i], messages[i]) for i in order]
 
 
-def _int_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Failure]]:
-    well_formed = _fullmatch(text, _INT_PATTERN)
-    digits = pc.utf8_ltrim(pc.utf8_ltrim(text, "+-"), "0")
+# --- numbers -----------------------------------------------------------------------------------------------
+
+
+def _whole_pattern(rule: ColumnRule) -> str:
+    """Digits, or groups of exactly 3 after a first group of 1-3 when the table has a thousands separator."""
+    separator = _SEPARATOR_CLASSES.get(rule.thousands_separator)
+    if separator is None:
+        return "[0-9]+"
+    return f"(?:[0-9]+|[0-9]{{1,3}}(?:{separator}[0-9]{{3}})+)"
+
+
+def _number_plain(rule: ColumnRule, text: pa.Array) -> pa.Array:
+    """The text without thousands separators and with '.' as the decimal separator (for well-formed cells)."""
+    separator = _SEPARATOR_CLASSES.get(rule.thousands_separator)
+    if separator is not None:
+        text = pc.replace_substring_regex(text, separator, "")
+    if rule.decimal_separator != ".":
+        text = pc.replace_substring(text, rule.decimal_separator, ".")
+    return text
+
+
+def _thousands_text(rule: ColumnRule) -> str:
+    if not rule.thousands_separator:
+        return "no thousands separator"
+    shown = "a space" if rule.thousands_separator == " " else f"'{rule.thousands_separator}'"
+    return f"{shown} as the thousands separator, in groups of 3 digits"
+
+
+def _int_check(rule: ColumnRule, text: pa.Array) -> _Checked:
+    well_formed = _fullmatch(text, f"[+-]?{_whole_pattern(rule)}")
+    plain = _number_plain(rule, text) if rule.thousands_separator else text
+    digits = pc.utf8_ltrim(pc.utf8_ltrim(plain, "+-"), "0")
     lengths = _numpy(pc.utf8_length(digits))
     zero = lengths == 0
-    negative = _numpy(pc.starts_with(text, "-")) & ~zero
+    negative = _numpy(pc.starts_with(plain, "-")) & ~zero
     over = lengths > len(_INT64_MAX)
     at_limit = well_formed & (lengths == len(_INT64_MAX))
     if at_limit.any():
@@ -269,8 +469,18 @@ def _int_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Fail
     failures = []
     indexes, cells = _cells(text, ~well_formed)
     if len(indexes):
+        if rule.thousands_separator:
+            rule_text = f" (with {_thousands_text(rule)})"
+        elif rule.decimal_separator != ".":
+            rule_text = " (no thousands separator)"
+        else:
+            rule_text = ""
         failures.append(
-            _Failure(indexes, "invalid_int", [f"{rule.name}: '{v}' is not a whole number" for v in cells])
+            _Failure(
+                indexes,
+                "invalid_int",
+                [f"{rule.name}: '{v}' is not a whole number{rule_text}" for v in cells],
+            )
         )
     indexes, cells = _cells(text, well_formed & over)
     if len(indexes):
@@ -280,43 +490,52 @@ def _int_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Fail
                 indexes, "invalid_int", [f"{rule.name}: '{v}' is out of range ({limits})" for v in cells]
             )
         )
-    return values, failures
+    return _Checked(values, failures)
 
 
-def _decimal_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Failure]]:
+def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
     places = rule.decimal_places
     allowed = rule.decimal_digits - places
-    well_formed = _fullmatch(text, _DECIMAL_PATTERN)
+    point = re.escape(rule.decimal_separator)
+    well_formed = _fullmatch(text, f"[+-]?(?:{_whole_pattern(rule)}(?:{point}[0-9]*)?|{point}[0-9]+)")
+    plain = _number_plain(rule, text)
     # Text arithmetic, never float: "007.50" -> "7.50", ".5" -> ".5", "5." -> "5.", "0.00" -> ".00".
-    unsigned = pc.utf8_ltrim(pc.utf8_ltrim(text, "+-"), "0")
+    unsigned = pc.utf8_ltrim(pc.utf8_ltrim(plain, "+-"), "0")
     lengths = _numpy(pc.utf8_length(unsigned))
-    point = _numpy(pc.find_substring(unsigned, "."))
-    whole_digits = np.where(point >= 0, point, lengths)
-    fraction_digits = np.where(point >= 0, lengths - point - 1, 0)
+    point_at = _numpy(pc.find_substring(unsigned, "."))
+    whole_digits = np.where(point_at >= 0, point_at, lengths)
+    fraction_digits = np.where(point_at >= 0, lengths - point_at - 1, 0)
     zero = _numpy(pc.equal(pc.utf8_trim(unsigned, "0."), _literal("")))
     number = pc.utf8_rtrim(unsigned, ".")
     no_whole = whole_digits == 0
     if no_whole.any():
         number = pc.if_else(pa.array(no_whole), _join("0", number), number)
-    values = _signed_text(number, _numpy(pc.starts_with(text, "-")) & ~zero)
+    values = _signed_text(number, _numpy(pc.starts_with(plain, "-")) & ~zero)
 
-    # Only cells with more fractional digits than the column keeps need exact (Decimal) rounding.
-    rounded_cells = well_formed & (fraction_digits > places) & (whole_digits <= allowed)
-    rounding = np.flatnonzero(rounded_cells)
-    if len(rounding):
-        context = Context(prec=rule.decimal_digits + 2, rounding=ROUND_HALF_UP)
-        exponent = Decimal(1).scaleb(-places)
-        for index in rounding:
-            rounded = context.quantize(Decimal(values[index]), exponent)
-            if rounded.is_zero():
-                rounded = rounded.copy_abs()
-            values[index] = f"{rounded:f}"
+    # Only cells written with more places than the column keeps need a closer (per-cell, exact) look.
+    too_many = np.zeros(len(values), dtype=bool)
+    rounded = np.zeros(len(values), dtype=bool)
+    for index in np.flatnonzero(well_formed & (fraction_digits > places)):
+        whole, fraction = values[index].split(".")
+        if not fraction[places:].strip("0"):
+            # Trailing zeros beyond the scale: the same number, written longer.
+            values[index] = f"{whole}.{fraction[:places]}" if places else whole
+        elif rule.round_decimals:
+            values[index] = _decimal_round(values[index], places=places, digits=rule.decimal_digits)
             whole_digits[index] = len(values[index].lstrip("-").split(".")[0].lstrip("0"))
+            rounded[index] = True
+        else:
+            too_many[index] = True
 
     failures = []
     indexes, cells = _cells(text, ~well_formed)
     if len(indexes):
-        rule_text = "digits with an optional '.', no thousands separators"
+        if rule.decimal_separator == "." and not rule.thousands_separator:
+            rule_text = "digits with an optional '.', no thousands separators"
+        else:
+            rule_text = (
+                f"digits with '{rule.decimal_separator}' as the decimal separator and {_thousands_text(rule)}"
+            )
         failures.append(
             _Failure(
                 indexes,
@@ -324,21 +543,50 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_
                 [f"{rule.name}: '{v}' is not a number ({rule_text})" for v in cells],
             )
         )
-    indexes, cells = _cells(text, well_formed & (whole_digits > allowed))
+    out_of_range = well_formed & (whole_digits > allowed)
+    indexes, cells = _cells(text, out_of_range)
     if len(indexes):
         messages = []
         for index, cell in zip(indexes, cells, strict=True):
             # Rounding can carry into a new digit: 99.995 kept to 2 places is 100.00.
-            carried = f" once rounded to {places} decimal places" if rounded_cells[index] else ""
+            carried = f" once rounded to {places} decimal places" if rounded[index] else ""
             messages.append(
                 f"{rule.name}: '{cell}' has {whole_digits[index]} digits before the decimal point{carried}, "
                 f"more than the {allowed} allowed"
             )
         failures.append(_Failure(indexes, "decimal_out_of_range", messages))
-    return values, failures
+    indexes, cells = _cells(text, too_many & ~out_of_range)
+    if len(indexes):
+        failures.append(
+            _Failure(
+                indexes,
+                "too_many_decimals",
+                [
+                    f"{rule.name}: '{cell}' has {_places(fraction_digits[index])}, more than the {places} allowed"
+                    for index, cell in zip(indexes, cells, strict=True)
+                ],
+            )
+        )
+    return _Checked(values, failures, np.flatnonzero(rounded & ~out_of_range))
 
 
-def _bool_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Failure]]:
+def _places(count: int) -> str:
+    return "1 decimal place" if count == 1 else f"{count} decimal places"
+
+
+def _decimal_round(value: str, *, places: int, digits: int) -> str:
+    """Half-up (away from zero on a tie) to `places`, in exact decimal arithmetic; zero loses its sign."""
+    context = Context(prec=max(digits, len(value)) + 2, rounding=ROUND_HALF_UP)
+    rounded = context.quantize(Decimal(value), Decimal(1).scaleb(-places))
+    if rounded.is_zero():
+        rounded = rounded.copy_abs()
+    return f"{rounded:f}"
+
+
+# --- bool and text -----------------------------------------------------------------------------------------
+
+
+def _bool_check(rule: ColumnRule, text: pa.Array) -> _Checked:
     lowered = pc.utf8_lower(text)
     true = _numpy(pc.is_in(lowered, value_set=pa.array(BOOL_TRUE, type=_TEXT)))
     false = _numpy(pc.is_in(lowered, value_set=pa.array(BOOL_FALSE, type=_TEXT)))
@@ -352,10 +600,10 @@ def _bool_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Fai
                 indexes, "invalid_bool", [f"{rule.name}: '{v}' is not yes or no ({accepted})" for v in cells]
             )
         )
-    return values, failures
+    return _Checked(values, failures)
 
 
-def _str_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Failure]]:
+def _str_check(rule: ColumnRule, text: pa.Array) -> _Checked:
     lengths = _numpy(pc.utf8_length(text))
     failures = []
     indexes = np.flatnonzero(lengths > rule.max_length)
@@ -370,89 +618,268 @@ def _str_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Fail
                 ],
             )
         )
-    return _numpy(text), failures
+    return _Checked(_numpy(text), failures)
 
 
-def _date_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Failure]]:
-    return _temporal_check(rule, text, formats=rule.date_formats or DATE_ISO_FORMATS, unit="D")
+# --- dates and times ---------------------------------------------------------------------------------------
 
 
-def _datetime_check(rule: ColumnRule, text: pa.Array) -> tuple[np.ndarray, list[_Failure]]:
-    return _temporal_check(rule, text, formats=rule.date_formats or DATETIME_ISO_FORMATS, unit="s")
+@dataclass(frozen=True)
+class _Family:
+    """One configured format and the variants read as the same format (an optional time or fraction)."""
+
+    name: str  # the format as configured, as messages name it
+    variants: tuple[str, ...]
+    readable: str
 
 
-def _temporal_check(
-    rule: ColumnRule, text: pa.Array, *, formats: tuple[str, ...], unit: str
-) -> tuple[np.ndarray, list[_Failure]]:
+def _families(rule: ColumnRule) -> list[_Family]:
+    families = []
+    if rule.data_type == "date":
+        for fmt in rule.date_formats or DATE_ISO_FORMATS:
+            if _has_time(fmt):
+                variants = _with_fraction(fmt)
+            else:
+                suffixes = DATE_TIME_SUFFIXES + (ISO_DATE_TIME_SUFFIXES if fmt == "%Y-%m-%d" else ())
+                variants = (fmt, *(fmt + suffix for suffix in suffixes))
+            families.append(_Family(fmt, variants, _format_readable(fmt)))
+    else:
+        for fmt in rule.date_formats or DATETIME_ISO_FORMATS:
+            variants = _with_fraction(fmt)
+            readable = _format_readable(fmt) + ("[.ffffff]" if len(variants) > 1 else "")
+            families.append(_Family(fmt, variants, readable))
+    return families
+
+
+def _has_time(fmt: str) -> bool:
+    return any(token[1:] in _TIME_DIRECTIVES for token in _FORMAT_TOKENS.split(fmt) if token.startswith("%"))
+
+
+def _with_fraction(fmt: str) -> tuple[str, ...]:
+    """Seconds may carry a fraction: a format ending in %S also reads %S.%f."""
+    return (fmt, f"{fmt}.%f") if fmt.endswith("%S") and "%f" not in fmt else (fmt,)
+
+
+def _date_check(rule: ColumnRule, text: pa.Array) -> _Checked:
+    return _temporal_check(rule, text, date_only=True)
+
+
+def _datetime_check(rule: ColumnRule, text: pa.Array) -> _Checked:
+    return _temporal_check(rule, text, date_only=False)
+
+
+def _temporal_check(rule: ColumnRule, text: pa.Array, *, date_only: bool) -> _Checked:
     """Parse with every format, never guessing: a value that two formats read differently is ambiguous."""
-    # A chunk repeats few distinct dates, so each distinct text is parsed once.
+    families = _families(rule)
+    # A chunk repeats few distinct dates, so each distinct text is parsed (and diagnosed) once.
     encoded = pc.dictionary_encode(text)
     distinct, codes = encoded.dictionary, _numpy(encoded.indices)
-    result, ambiguous, readings = _temporal_parse(distinct, formats=formats, unit=unit)
-    values = _temporal_text(result)[codes]
+    readings, too_precise = _temporal_parse(distinct, families=families)
+    result = np.full(len(distinct), _NAT)
+    for reading in readings:
+        result = np.where(np.isnat(result), reading, result)
+    ambiguous = np.zeros(len(distinct), dtype=bool)
+    for reading in readings:
+        ambiguous |= ~np.isnat(reading) & (reading != result)
+    parsed = ~np.isnat(result)
+    year_zero = parsed & (result.astype("datetime64[Y]").astype(np.int64) < 1 - 1970)
+    time_of_day = _time_of_day(result)
+    timed = parsed & (time_of_day != 0) if date_only else np.zeros(len(distinct), dtype=bool)
+    values = _temporal_text(result, date_only=date_only)[codes]
 
-    kind, code = ("date", "invalid_date") if unit == "D" else ("date and time", "invalid_datetime")
-    failures = []
-    indexes, cells = _cells(text, np.isnat(result)[codes])
-    if len(indexes):
-        accepted = _words_join([_format_readable(fmt) for fmt in formats], "or")
-        failures.append(
-            _Failure(
-                indexes, code, [f"{rule.name}: '{v}' is not a {kind} in the format {accepted}" for v in cells]
-            )
+    kind, code = ("date", "invalid_date") if date_only else ("date and time", "invalid_datetime")
+    cells = distinct.to_pylist()
+    # One error per distinct value: (code, message), in order of precedence.
+    problems: dict[int, tuple[str, str]] = {}
+    for index in np.flatnonzero(ambiguous):
+        seen: dict[str, str] = {}
+        for family, reading in zip(families, readings, strict=True):
+            if not np.isnat(reading[index]):
+                seen.setdefault(
+                    _temporal_text(reading[index : index + 1], date_only=date_only)[0], family.name
+                )
+        described = _words_join([f"{reading} with {fmt}" for reading, fmt in seen.items()], "and")
+        problems[index] = (
+            "ambiguous_date",
+            f"{rule.name}: '{cells[index]}' is ambiguous: it reads as {described}",
         )
-    indexes, cells = _cells(text, ambiguous[codes])
-    if len(indexes):
-        messages = []
-        for index, cell in zip(codes[indexes], cells, strict=True):
-            seen: dict[str, str] = {}
-            for fmt, parsed in zip(formats, readings, strict=True):
-                if not np.isnat(parsed[index]):
-                    seen.setdefault(_temporal_text(parsed[index : index + 1])[0], fmt)
-            described = _words_join([f"{reading} with {fmt}" for reading, fmt in seen.items()], "and")
-            messages.append(f"{rule.name}: '{cell}' is ambiguous: it reads as {described}")
-        failures.append(_Failure(indexes, "ambiguous_date", messages))
-    return values, failures
+    for index in np.flatnonzero(year_zero & ~ambiguous):
+        problems[index] = (code, f"{rule.name}: '{cells[index]}' is not a real date (there is no year 0)")
+    for index in np.flatnonzero(timed & ~ambiguous & ~year_zero):
+        problems[index] = (
+            "time_in_date",
+            f"{rule.name}: '{cells[index]}' has a time of day ({_clock_text(time_of_day[index])}); "
+            "this column holds dates only",
+        )
+    for index in np.flatnonzero(~parsed):
+        if too_precise[index]:
+            problems[index] = (
+                "too_precise_time",
+                f"{rule.name}: '{cells[index]}' has more than {FRACTION_DIGITS} digits of fractional seconds; "
+                "the table keeps microseconds",
+            )
+            continue
+        reason = _date_impossible(cells[index], families)
+        if reason:
+            problems[index] = (code, f"{rule.name}: '{cells[index]}' is not a real date ({reason})")
+        else:
+            accepted = _words_join([family.readable for family in families], "or")
+            problems[index] = (
+                code,
+                f"{rule.name}: '{cells[index]}' is not a {kind} in the format {accepted}",
+            )
+
+    failures = []
+    if problems:
+        problem_codes = np.full(len(distinct), "", dtype=object)
+        problem_messages = np.full(len(distinct), "", dtype=object)
+        for index, (problem_code, message) in problems.items():
+            problem_codes[index], problem_messages[index] = problem_code, message
+        cell_codes = problem_codes[codes]
+        for problem_code in dict.fromkeys(problem_codes[list(problems)]):
+            indexes = np.flatnonzero(cell_codes == problem_code)
+            failures.append(_Failure(indexes, problem_code, problem_messages[codes[indexes]].tolist()))
+    return _Checked(values, failures)
 
 
-def _temporal_parse(
-    text: pa.Array, *, formats: tuple[str, ...], unit: str
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """The first reading of each cell (NaT: none), which cells two formats read differently, every reading."""
-    dtype = f"datetime64[{unit}]"
+def _temporal_parse(text: pa.Array, *, families: list[_Family]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each family's reading of each cell (NaT: none), to the microsecond; and which cells are too precise."""
     count = len(text)
     cells_as_objects = None
-    result = np.full(count, np.datetime64("NaT"), dtype=dtype)
-    ambiguous = np.zeros(count, dtype=bool)
+    too_precise = np.zeros(count, dtype=bool)
     readings = []
-    for fmt in formats:
-        pattern = _format_pattern(fmt)
-        candidates = (
-            np.ones(count, dtype=bool) if pattern is None else _fullmatch(text, pattern, ignore_case=True)
-        )
-        parsed = np.full(count, np.datetime64("NaT"), dtype=dtype)
-        if candidates.any():
+    for family in families:
+        reading = np.full(count, _NAT)
+        for variant in family.variants:
+            todo = np.isnat(reading)
+            pattern = _format_pattern(variant)
+            candidates = todo & (
+                np.ones(count, dtype=bool) if pattern is None else _fullmatch(text, pattern, ignore_case=True)
+            )
+            if "%f" in variant:
+                precise = _format_pattern(variant, fraction=_TOO_PRECISE_FRACTION)
+                if precise is not None:
+                    too_precise |= todo & _fullmatch(text, precise, ignore_case=True)
+            if not candidates.any():
+                continue
             if cells_as_objects is None:
                 cells_as_objects = _numpy(text)
-            stamps = pd.to_datetime(cells_as_objects[candidates], format=fmt, errors="coerce")
-            parsed[candidates] = stamps.to_numpy().astype(dtype)
-        ambiguous |= ~np.isnat(parsed) & ~np.isnat(result) & (parsed != result)
-        result = np.where(np.isnat(result), parsed, result)
-        readings.append(parsed)
-    return result, ambiguous, readings
+            reading[candidates] = _strings_parse(cells_as_objects[candidates], variant)
+        readings.append(reading)
+    return readings, too_precise
 
 
-def _temporal_text(stamps: np.ndarray) -> np.ndarray:
-    """Canonical text: Arrow writes date32 as YYYY-MM-DD and timestamp[s] as YYYY-MM-DD HH:MM:SS."""
-    return _numpy(pa.array(stamps).cast(pa.string()))
+def _strings_parse(cells: np.ndarray, fmt: str) -> np.ndarray:
+    """pandas' vectorised parser first; what it leaves out is tried with strptime itself, one value at a time.
+
+    strptime is the reference (the formats are strftime formats) and knows every year from 1 to 9999; pandas'
+    parser is only the fast path, which may refuse some of what strptime reads.
+    """
+    try:
+        stamps = pd.to_datetime(cells, format=fmt, errors="coerce").to_numpy()
+    except (ValueError, TypeError):
+        stamps = np.full(len(cells), _NAT)
+    parsed = np.array(stamps, dtype="datetime64[us]", copy=True)
+    for index in np.flatnonzero(np.isnat(parsed)):
+        try:
+            parsed[index] = np.datetime64(datetime.strptime(cells[index], fmt), "us")
+        except ValueError:
+            continue
+    return parsed
 
 
-def _format_pattern(fmt: str) -> str | None:
+def _date_impossible(cell: str, families: list[_Family]) -> str:
+    """Why a value shaped like one of the formats is no date ('November has 30 days'); '' when it is not."""
+    for family in families:
+        for variant in family.variants:
+            parts = _date_parts(cell, variant)
+            if parts is None:
+                continue
+            year, month, day = parts
+            if year == 0:
+                return "there is no year 0"
+            days = calendar.monthrange(year, month)[1]
+            if day > days:
+                name = calendar.month_name[month]
+                return f"{name} {year} has {days} days" if month == 2 else f"{name} has {days} days"
+    return ""
+
+
+def _date_parts(cell: str, fmt: str) -> tuple[int, int, int] | None:
+    """Year, month and day as a value spells them in fmt, read with the very pattern strptime matches with."""
+    try:
+        found = _strptime_regex(fmt).match(cell)
+    except (re.error, KeyError, ValueError):
+        return None
+    if found is None or found.end() != len(cell):
+        return None
+    parts = found.groupdict()
+    if parts.get("d") is None:
+        return None
+    locale_time = _TIME_RE.locale_time
+    if parts.get("Y") is not None:
+        year = int(parts["Y"])
+    elif parts.get("y") is not None:
+        # strptime's pivot: 69-99 are 1969-1999, 00-68 are 2000-2068.
+        short = int(parts["y"])
+        year = short + (1900 if short >= 69 else 2000)
+    else:
+        year = 1900
+    if parts.get("m") is not None:
+        month = int(parts["m"])
+    elif parts.get("b") is not None:
+        month = locale_time.a_month.index(parts["b"].lower())
+    elif parts.get("B") is not None:
+        month = locale_time.f_month.index(parts["B"].lower())
+    else:
+        month = 1
+    return year, month, int(parts["d"])
+
+
+@cache
+def _strptime_regex(fmt: str) -> re.Pattern:
+    return _TIME_RE.compile(fmt)
+
+
+def _time_of_day(stamps: np.ndarray) -> np.ndarray:
+    """Microseconds since midnight (0 for NaT)."""
+    micros = stamps.astype(np.int64)
+    return np.where(np.isnat(stamps), 0, micros % _MICROSECONDS_PER_DAY)
+
+
+def _clock_text(micros: int) -> str:
+    """'23:59', '23:59:30' or '23:59:30.500000'."""
+    seconds, fraction = divmod(int(micros), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    text = f"{hour:02d}:{minute:02d}"
+    if second or fraction:
+        text += f":{second:02d}"
+    if fraction:
+        text += f".{fraction:06d}"
+    return text
+
+
+def _temporal_text(stamps: np.ndarray, *, date_only: bool) -> np.ndarray:
+    """Canonical text: YYYY-MM-DD, or YYYY-MM-DD HH:MM:SS with .ffffff only when the seconds have a fraction."""
+    if date_only:
+        return _numpy(pa.array(stamps.astype("datetime64[D]")).cast(pa.string()))
+    whole = stamps.astype("datetime64[s]")
+    text = _numpy(pa.array(whole).cast(pa.string()))
+    fractional = ~np.isnat(stamps) & (whole != stamps)
+    if fractional.any():
+        text[fractional] = _numpy(pa.array(stamps[fractional]).cast(pa.string()))
+    return text
+
+
+def _format_pattern(fmt: str, *, fraction: str | None = None) -> str | None:
     """A regex matching at least every value strptime could accept for fmt; None for unknown directives."""
     pieces = []
     for token in _FORMAT_TOKENS.split(fmt):
         if token.startswith("%"):
-            pattern = _DIRECTIVE_PATTERNS.get(token[1:])
+            pattern = (
+                fraction if fraction is not None and token == "%f" else _DIRECTIVE_PATTERNS.get(token[1:])
+            )
             if pattern is None:
                 return None
             pieces.append(pattern)
@@ -475,6 +902,9 @@ def _format_readable(fmt: str) -> str:
 
 def _words_join(items: list[str], last: str) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+# --- Arrow helpers -----------------------------------------------------------------------------------------
 
 
 def _signed_text(number: pa.Array, negative: np.ndarray) -> np.ndarray:
