@@ -1,8 +1,12 @@
-"""Admin for import tables, their columns and aliases; the physical table follows each save after commit.
+"""Admin for import tables, their columns and aliases: a declarative front end over the configuration services.
 
-The admin saves inside `transaction.atomic`, and DDL must never run there (MySQL commits implicitly, SQLite's
-schema editor refuses). So the forms check the change read-only (`table_schema_plan`) and the DDL runs in a
-`transaction.on_commit` callback that reports what it did as a message.
+Every save goes through `services.import_table_save`, as the API and the pages do, so every rule lives there.
+The forms only type the input. Once a form (and its inline rows) is valid, a dry run of the very service call
+the save will make checks the change, and its refusal becomes a form error: nothing is saved. The save itself
+runs the service again, outside the transaction Django's admin opens around a save, because the service changes
+the physical table (DDL never runs inside a transaction: MySQL commits implicitly, SQLite's schema editor
+refuses) and saves the configuration in a transaction of its own. Should the data change between the check and
+the save, the service refuses again, still saving nothing, and the page says why.
 """
 
 from __future__ import annotations
@@ -12,16 +16,18 @@ from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import csrf_protect_m
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.db.models import Count, Max
+from django.db.models import Count
+from django.forms.models import construct_instance
+from django.http import HttpResponseRedirect
 
 from importhub.errors import ConfigError, ImportHubError
 
+from . import services
 from .models import Alias, ColumnConfig, ImportTable
-from .naming import identifier_problem
-from .schema import ColumnSpec, table_exists, table_schema_plan, table_schema_sync
-from .services import TABLE_FIELDS, table_headers_check, table_schema_sync_config, table_specs
+from .services import COLUMN_FIELDS, COLUMN_UPDATABLE, TABLE_FIELDS, TableSaved
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +37,7 @@ COLUMN_FORM_FIELDS = (
     "max_length",
     "decimal_digits",
     "decimal_places",
+    "round_decimals",
     "is_mandatory",
     "is_unique",
     "date_format",
@@ -43,41 +50,37 @@ def _form_error(exc: ConfigError) -> ValidationError:
     return ValidationError(exc.message, code=exc.code)
 
 
-def physical_table_sync_report(request, *, table_id: int, rename_from: str | None = None) -> None:
+def _table_settings(table: ImportTable) -> dict:
+    return {name: getattr(table, name) for name in TABLE_FIELDS}
+
+
+def _column_rules(column: ColumnConfig) -> dict:
+    return {name: getattr(column, name) for name in COLUMN_UPDATABLE}
+
+
+def _schema_report(request, saved: TableSaved) -> None:
+    name = saved.table.table_name
+    if saved.schema_changes:
+        messages.success(request, f"Physical table {name}: {'; '.join(saved.schema_changes)}")
+    elif saved.schema_checked:
+        messages.info(request, f"Physical table {name}: in line")
+
+
+def physical_table_sync_report(request, *, table_id: int) -> None:
     """Bring one table's physical table in line and say what changed; a refusal becomes an error message."""
     table = ImportTable.objects.filter(pk=table_id).first()
     if table is None:
         return
-    name = table.table_name
     try:
-        if rename_from and rename_from != name:
-            if table_exists(name) and table_exists(rename_from):
-                raise ConfigError(
-                    f"Cannot rename table {rename_from} to {name}: a table named {name} already exists.",
-                    code="table_exists",
-                )
-            done = table_schema_sync(table_name=name, specs=table_specs(table), rename_from=rename_from)
-        else:
-            done = table_schema_sync_config(table=table)
+        done = services.table_schema_sync_config(table=table)
     except (ImportHubError, DatabaseError) as exc:
-        # The configuration is already committed; only the DDL failed (e.g. rows arrived since the form check).
-        logger.warning("Physical table %s not synced: %s", name, exc)
-        messages.error(
-            request,
-            f"Physical table {name} was not changed: {exc} The configuration is saved; correct it, "
-            "or use the 'Sync physical tables' action once the data allows the change.",
-        )
+        logger.warning("Physical table %s not synced: %s", table.table_name, exc)
+        messages.error(request, f"Physical table {table.table_name} was not changed: {exc}")
         return
     if done:
-        messages.success(request, f"Physical table {name}: {'; '.join(done)}")
+        messages.success(request, f"Physical table {table.table_name}: {'; '.join(done)}")
     else:
-        messages.info(request, f"Physical table {name}: in line")
-
-
-def _on_commit_sync(request, *, table_id: int, rename_from: str | None = None) -> None:
-    transaction.on_commit(
-        partial(physical_table_sync_report, request, table_id=table_id, rename_from=rename_from)
-    )
+        messages.info(request, f"Physical table {table.table_name}: in line")
 
 
 def _kept_columns_warn(request, table_name: str, column_names: list[str]) -> None:
@@ -99,29 +102,66 @@ def _kept_tables_warn(request, table_names: list[str]) -> None:
         )
 
 
+class ServiceCheckedForm(forms.ModelForm):
+    """Types the input and fills the instance, leaving every rule of the model to the service's dry run."""
+
+    def _post_clean(self):
+        try:
+            self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+        except ValidationError as exc:
+            self._update_errors(exc)
+        if not self._errors:
+            try:
+                self.service_check()
+            except ConfigError as exc:
+                self.add_error(None, _form_error(exc))
+        # The inline rows are checked with this form's values only when this form holds no error.
+        self.instance._admin_form_valid = not self._errors
+
+    def service_check(self) -> None:
+        """The dry run of what saving this form alone would ask of the service."""
+
+
+def _admin_form_valid(instance) -> bool:
+    return getattr(instance, "_admin_form_valid", False)
+
+
+class ServiceSavedAdmin(admin.ModelAdmin):
+    """Saves through the services, outside the transaction ModelAdmin opens (see the module docstring)."""
+
+    @csrf_protect_m
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        except ConfigError as exc:
+            # Refused between the form's dry run and the save (the data changed meanwhile): nothing was saved.
+            messages.error(request, f"Nothing was saved: {exc.message}")
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        """Nothing here: save_related saves the object together with its inline rows, through the service."""
+
+
 # --- ImportTable with its columns inline ---------------------------------------------------------
 
 
-class ImportTableAdminForm(forms.ModelForm):
+class ImportTableAdminForm(ServiceCheckedForm):
     class Meta:
         model = ImportTable
         fields = TABLE_FIELDS
         help_texts = {
             "table_name": "The physical table in the database: lowercase letters, digits and underscores. "
             "Changing it renames the physical table.",
+            "decimal_separator": "Between the whole part and the decimals of the numbers in this table's files.",
+            "thousands_separator": "Groups the thousands of numbers, if the files do; it must differ from the "
+            "decimal separator.",
         }
 
-    def clean_table_name(self):
-        name = self.cleaned_data["table_name"]
-        old_name = self.initial.get("table_name") if self.instance.pk else None
-        if name != old_name and table_exists(name):
-            raise ValidationError(
-                f"A table named '{name}' already exists in the database.", code="table_exists"
-            )
-        return name
+    def service_check(self) -> None:
+        services.import_table_save(table=self.instance, changes=_table_settings(self.instance), dry_run=True)
 
 
-class ColumnInlineForm(forms.ModelForm):
+class ColumnInlineForm(ServiceCheckedForm):
     class Meta:
         model = ColumnConfig
         fields = COLUMN_FORM_FIELDS
@@ -134,56 +174,43 @@ class ColumnInlineForm(forms.ModelForm):
 
 
 class ColumnInlineFormSet(forms.BaseInlineFormSet):
-    """Checks the table as it would be saved: one role per column, header clashes, then the physical change."""
+    """The table's columns: checked together with the table's form, by a dry run of the service."""
+
+    def validate_unique(self):
+        """The service checks the column names (with the message the API and the pages show)."""
+
+    def column_changes(self) -> dict:
+        """The columns part of the `import_table_save` call these rows ask for."""
+        added, changed, deleted = [], {}, []
+        for form in self.forms:
+            column = form.instance
+            if not column.pk and not form.has_changed():
+                continue  # an untouched extra row
+            if self.can_delete and form.cleaned_data.get("DELETE"):
+                if column.pk:
+                    deleted.append(column.pk)
+                continue
+            if not column.pk:
+                added.append({name: form.cleaned_data[name] for name in COLUMN_FORM_FIELDS})
+            elif form.has_changed():
+                changed[column.pk] = {
+                    n: form.cleaned_data[n] for n in form.changed_data if n in COLUMN_UPDATABLE
+                }
+        return {"columns_added": added, "columns_changed": changed, "columns_deleted": deleted}
 
     def clean(self):
         super().clean()
-        if any(self.errors):
+        if any(self.errors) or not _admin_form_valid(self.instance):
             return
-        columns = [
-            form.instance
-            for form in self.forms
-            if form.cleaned_data and not (self.can_delete and form.cleaned_data.get("DELETE"))
-        ]
-        roles: dict[str, str] = {}
-        for column in columns:
-            if column.role and roles.setdefault(column.role, column.column_name) != column.column_name:
-                raise ValidationError(
-                    f"Only one column can have the role '{column.role}': "
-                    f"'{roles[column.role]}' and '{column.column_name}' both have it.",
-                    code="role_taken",
-                )
         try:
-            table_headers_check(
-                columns=[
-                    (c.column_name, [a.alias_name for a in c.aliases.all()] if c.pk else []) for c in columns
-                ]
+            services.import_table_save(
+                table=self.instance,
+                changes=_table_settings(self.instance),
+                dry_run=True,
+                **self.column_changes(),
             )
         except ConfigError as exc:
             raise _form_error(exc) from exc
-
-        table = self.instance
-        if identifier_problem(table.table_name, kind="table"):
-            return  # the table's own form reports the name
-        old_name = None
-        if table.pk:
-            old_name = ImportTable.objects.filter(pk=table.pk).values_list("table_name", flat=True).first()
-        if table.table_name != old_name and table_exists(table.table_name):
-            return  # the table's own form reports the existing table
-        try:
-            table_schema_plan(
-                table_name=table.table_name,
-                specs=[ColumnSpec.from_config(c) for c in columns],
-                rename_from=old_name if old_name != table.table_name else None,
-            )
-        except ConfigError as exc:
-            raise _form_error(exc) from exc
-
-    def save_new(self, form, commit=True):
-        if not form.instance.position:
-            last = self.instance.columns.aggregate(last=Max("position"))["last"] or 0
-            form.instance.position = last + 1
-        return super().save_new(form, commit=commit)
 
 
 class ColumnInline(admin.TabularInline):
@@ -206,16 +233,25 @@ class ColumnInline(admin.TabularInline):
 
 
 @admin.register(ImportTable)
-class ImportTableAdmin(admin.ModelAdmin):
+class ImportTableAdmin(ServiceSavedAdmin):
     form = ImportTableAdminForm
     inlines = [ColumnInline]
-    list_display = ("table_name", "display_name", "allowed_filename", "is_active", "column_count")
-    list_filter = ("is_active", "reject_file_on_error")
+    list_display = (
+        "table_name",
+        "display_name",
+        "allowed_filename",
+        "is_active",
+        "on_duplicate",
+        "column_count",
+    )
+    list_filter = ("is_active", "reject_file_on_error", "on_duplicate")
     search_fields = ("table_name", "display_name", "allowed_filename")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("table_name", "display_name", "allowed_filename", "description")}),
-        ("Import rules", {"fields": ("is_active", "reject_file_on_error")}),
+        ("Import rules", {"fields": ("is_active", "reject_file_on_error", "on_duplicate")}),
+        ("Numbers", {"fields": ("decimal_separator", "thousands_separator")}),
+        ("Distributor", {"fields": ("distributor_match", "distributor_prefix_length")}),
         ("History", {"fields": ("created_at", "updated_at"), "classes": ["collapse"]}),
     )
     actions = ["physical_tables_sync"]
@@ -228,14 +264,25 @@ class ImportTableAdmin(admin.ModelAdmin):
         return obj.column_total
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
         table = form.instance
-        old_name = form.initial.get("table_name") if change else None
-        _on_commit_sync(
-            request, table_id=table.pk, rename_from=old_name if old_name != table.table_name else None
+        columns = next((f for f in formsets if isinstance(f, ColumnInlineFormSet)), None)
+        changes = columns.column_changes() if columns else {}
+        deleted = (
+            [f.instance for f in columns.forms if f.instance.pk in changes["columns_deleted"]]
+            if columns
+            else []
         )
-        deleted = [c.column_name for formset in formsets for c in getattr(formset, "deleted_objects", ())]
-        _kept_columns_warn(request, table.table_name, deleted)
+        saved = services.import_table_save(table=table, changes=_table_settings(table), **changes)
+        if columns:
+            # What the admin's history records (a formset's save() would set these).
+            changed = list(changes["columns_changed"].items())
+            columns.changed_objects = [
+                (column, list(fields)) for column, (_, fields) in zip(saved.columns, changed, strict=False)
+            ]
+            columns.new_objects = saved.columns[len(changed) :]
+            columns.deleted_objects = deleted
+        _schema_report(request, saved)
+        _kept_columns_warn(request, saved.table.table_name, [c.column_name for c in deleted])
 
     def delete_model(self, request, obj):
         name = obj.table_name
@@ -252,13 +299,21 @@ class ImportTableAdmin(admin.ModelAdmin):
         # Admin actions are not wrapped in atomic, so on_commit runs at once; it still defers the DDL
         # should anything (ATOMIC_REQUESTS, a wrapping caller) open a transaction around the action.
         for table_id in queryset.values_list("pk", flat=True):
-            _on_commit_sync(request, table_id=table_id)
+            transaction.on_commit(partial(physical_table_sync_report, request, table_id=table_id))
 
 
 # --- ColumnConfig with its aliases inline ----------------------------------------------------------
 
 
-class ColumnAdminForm(forms.ModelForm):
+def _column_call(column: ColumnConfig, aliases: dict) -> dict:
+    """The `import_table_save` arguments that save `column` (new or changed) with these alias changes."""
+    if column.pk:
+        return {"columns_changed": {column.pk: {**_column_rules(column), **aliases}}}
+    fields = {name: getattr(column, name) for name in COLUMN_FIELDS}
+    return {"columns_added": [{**fields, "aliases": aliases.get("aliases_added", [])}]}
+
+
+class ColumnAdminForm(ServiceCheckedForm):
     class Meta:
         model = ColumnConfig
         fields = ("table", *COLUMN_FORM_FIELDS)
@@ -268,55 +323,59 @@ class ColumnAdminForm(forms.ModelForm):
         if "table" in self.fields:
             self.fields["table"].queryset = ImportTable.objects.order_by("table_name")
 
-    def _post_clean(self):
-        super()._post_clean()
+    def service_check(self) -> None:
         column = self.instance
-        if self.errors or not column.table_id:
-            return
-        table = column.table
-        specs = table_specs(table, replace=column) if column.pk else table_specs(table, add=column)
-        try:
-            table_schema_plan(table_name=table.table_name, specs=specs)
-        except ConfigError as exc:
-            self.add_error(None, _form_error(exc))
+        services.import_table_save(table=column.table, dry_run=True, **_column_call(column, {}))
 
 
 class AliasInlineFormSet(forms.BaseInlineFormSet):
-    """A column's own name and aliases may not read as a header another column of the table already has."""
+    """A column's aliases: checked together with the column's form, by a dry run of the service."""
+
+    def alias_changes(self) -> dict:
+        added, renamed, deleted = [], {}, []
+        for form in self.forms:
+            alias = form.instance
+            if not alias.pk and not form.has_changed():
+                continue
+            if self.can_delete and form.cleaned_data.get("DELETE"):
+                if alias.pk:
+                    deleted.append(alias.pk)
+                continue
+            if not alias.pk:
+                added.append(form.cleaned_data["alias_name"])
+            elif form.has_changed():
+                renamed[alias.pk] = form.cleaned_data["alias_name"]
+        return {"aliases_added": added, "aliases_renamed": renamed, "aliases_deleted": deleted}
 
     def clean(self):
         super().clean()
-        if any(self.errors):
-            return
         column = self.instance
-        if not column.table_id or not column.column_name:
+        if any(self.errors) or not _admin_form_valid(column):
             return
-        names = [
-            form.cleaned_data["alias_name"]
-            for form in self.forms
-            if form.cleaned_data and not (self.can_delete and form.cleaned_data.get("DELETE"))
-        ]
-        others = column.table.columns.exclude(pk=column.pk).prefetch_related("aliases")
         try:
-            table_headers_check(
-                columns=[
-                    *((c.column_name, [a.alias_name for a in c.aliases.all()]) for c in others),
-                    (column.column_name, names),
-                ]
+            services.import_table_save(
+                table=column.table, dry_run=True, **_column_call(column, self.alias_changes())
             )
         except ConfigError as exc:
             raise _form_error(exc) from exc
 
 
+class AliasInlineForm(ServiceCheckedForm):
+    class Meta:
+        model = Alias
+        fields = ("alias_name",)
+
+
 class AliasInline(admin.TabularInline):
     model = Alias
+    form = AliasInlineForm
     formset = AliasInlineFormSet
     fields = ("alias_name",)
     extra = 1
 
 
 @admin.register(ColumnConfig)
-class ColumnConfigAdmin(admin.ModelAdmin):
+class ColumnConfigAdmin(ServiceSavedAdmin):
     form = ColumnAdminForm
     inlines = [AliasInline]
     list_display = (
@@ -334,10 +393,8 @@ class ColumnConfigAdmin(admin.ModelAdmin):
     list_select_related = ("table",)
     fieldsets = (
         (None, {"fields": ("table", "column_name", "data_type", "position", "role")}),
-        (
-            "Rules",
-            {"fields": ("is_mandatory", "is_unique", "max_length", "decimal_digits", "decimal_places")},
-        ),
+        ("Rules", {"fields": ("is_mandatory", "is_unique", "max_length")}),
+        ("Decimals", {"fields": ("decimal_digits", "decimal_places", "round_decimals")}),
         ("Dates", {"fields": ("date_format",)}),
     )
 
@@ -352,67 +409,91 @@ class ColumnConfigAdmin(admin.ModelAdmin):
     def alias_names(self, obj: ColumnConfig) -> str:
         return ", ".join(a.alias_name for a in obj.aliases.all())
 
-    def save_model(self, request, obj, form, change):
-        if not change and not obj.position:
-            last = obj.table.columns.aggregate(last=Max("position"))["last"] or 0
-            obj.position = last + 1
-        super().save_model(request, obj, form, change)
-
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        _on_commit_sync(request, table_id=form.instance.table_id)
+        column = form.instance
+        aliases = next((f for f in formsets if isinstance(f, AliasInlineFormSet)), None)
+        alias_changes = aliases.alias_changes() if aliases else {}
+        saved = services.import_table_save(table=column.table, **_column_call(column, alias_changes))
+        stored = saved.columns[0]
+        for model_field in ColumnConfig._meta.concrete_fields:
+            setattr(column, model_field.attname, getattr(stored, model_field.attname))
+        column._state.adding = False
+        if aliases:
+            renamed = alias_changes["aliases_renamed"]
+            aliases.new_objects = saved.aliases[len(renamed) :]
+            aliases.changed_objects = [(a, ["alias_name"]) for a in saved.aliases[: len(renamed)]]
+            aliases.deleted_objects = [
+                f.instance for f in aliases.forms if f.instance.pk in alias_changes["aliases_deleted"]
+            ]
+        _schema_report(request, saved)
 
     def delete_model(self, request, obj):
         table_name, column_name = obj.table.table_name, obj.column_name
-        super().delete_model(request, obj)
+        services.column_delete(column=obj)
         _kept_columns_warn(request, table_name, [column_name])
 
     def delete_queryset(self, request, queryset):
-        doomed = list(queryset.values_list("table__table_name", "column_name"))
-        super().delete_queryset(request, queryset)
-        for table_name in sorted({t for t, _ in doomed}):
-            _kept_columns_warn(request, table_name, [c for t, c in doomed if t == table_name])
+        doomed = list(queryset.select_related("table"))
+        for column in doomed:
+            services.column_delete(column=column)
+        for table_name in sorted({c.table.table_name for c in doomed}):
+            _kept_columns_warn(
+                request, table_name, [c.column_name for c in doomed if c.table.table_name == table_name]
+            )
 
 
 # --- Alias on its own ------------------------------------------------------------------------------
 
 
-class AliasAdminForm(forms.ModelForm):
+class AliasAdminForm(ServiceCheckedForm):
     class Meta:
         model = Alias
         fields = ("column", "alias_name")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["column"].queryset = ColumnConfig.objects.select_related("table").order_by(
-            "table__table_name", "position", "id"
-        )
+        if "column" in self.fields:
+            self.fields["column"].queryset = ColumnConfig.objects.select_related("table").order_by(
+                "table__table_name", "position", "id"
+            )
 
-    def _post_clean(self):
-        super()._post_clean()
+    def service_check(self) -> None:
         alias = self.instance
-        if self.errors or not alias.column_id:
-            return
-        columns = []
-        for column in alias.column.table.columns.prefetch_related("aliases"):
-            names = [a.alias_name for a in column.aliases.all() if a.pk != alias.pk]
-            if column.pk == alias.column_id:
-                names.append(alias.alias_name)
-            columns.append((column.column_name, names))
-        try:
-            table_headers_check(columns=columns)
-        except ConfigError as exc:
-            self.add_error("alias_name", _form_error(exc))
+        services.import_table_save(table=alias.column.table, dry_run=True, **_alias_call(alias))
+
+
+def _alias_call(alias: Alias) -> dict:
+    if alias.pk:
+        return {"columns_changed": {alias.column_id: {"aliases_renamed": {alias.pk: alias.alias_name}}}}
+    return {"columns_changed": {alias.column_id: {"aliases_added": [alias.alias_name]}}}
 
 
 @admin.register(Alias)
-class AliasAdmin(admin.ModelAdmin):
+class AliasAdmin(ServiceSavedAdmin):
     form = AliasAdminForm
     list_display = ("alias_name", "column", "table_name")
     list_filter = ("column__table",)
     search_fields = ("alias_name", "column__column_name", "column__table__table_name")
     list_select_related = ("column__table",)
 
+    def get_readonly_fields(self, request, obj=None):
+        # An alias belongs to its column: add one to the other column instead of moving it.
+        return ("column",) if obj else ()
+
     @admin.display(description="table", ordering="column__table__table_name")
     def table_name(self, obj: Alias) -> str:
         return obj.column.table.table_name
+
+    def save_related(self, request, form, formsets, change):
+        alias = form.instance
+        saved = services.import_table_save(table=alias.column.table, **_alias_call(alias))
+        if saved.aliases:
+            alias.pk = saved.aliases[0].pk
+            alias._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.alias_delete(alias=obj)
+
+    def delete_queryset(self, request, queryset):
+        for alias in queryset.select_related("column__table"):
+            services.alias_delete(alias=alias)

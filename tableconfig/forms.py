@@ -18,6 +18,7 @@ FIELD_TYPES = {
     "max_length": (DataType.STR,),
     "decimal_digits": (DataType.DECIMAL,),
     "decimal_places": (DataType.DECIMAL,),
+    "round_decimals": (DataType.DECIMAL,),
     "date_format": (DataType.DATE, DataType.DATETIME),
 }
 
@@ -50,6 +51,23 @@ class TableSettingsForm(PageForm):
     reject_file_on_error = _field(
         ImportTable, "reject_file_on_error", label="Reject the whole file on any error"
     )
+    on_duplicate = _field(ImportTable, "on_duplicate", label="A row whose key is already there")
+    decimal_separator = _field(
+        ImportTable,
+        "decimal_separator",
+        label="Decimal separator",
+        help_text="Between the whole part and the decimals of the numbers in this table's files.",
+    )
+    thousands_separator = _field(
+        ImportTable,
+        "thousands_separator",
+        label="Thousands separator",
+        help_text="Groups the thousands of numbers, if the files do; it must differ from the decimal separator.",
+    )
+    distributor_match = _field(ImportTable, "distributor_match", label="Distributor check")
+    distributor_prefix_length = _field(
+        ImportTable, "distributor_prefix_length", label="Distributor prefix length"
+    )
 
 
 class TableCreateForm(TableSettingsForm):
@@ -68,6 +86,7 @@ class ColumnForm(PageForm):
     max_length = _field(ColumnConfig, "max_length", label="Max length")
     decimal_digits = _field(ColumnConfig, "decimal_digits", label="Digits")
     decimal_places = _field(ColumnConfig, "decimal_places", label="Decimal places")
+    round_decimals = _field(ColumnConfig, "round_decimals", label="Round extra decimals")
     date_format = _field(ColumnConfig, "date_format", label="Date formats")
     role = _field(ColumnConfig, "role", label="Role")
 

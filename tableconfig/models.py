@@ -1,5 +1,8 @@
 """Import tables, their typed columns and the header aliases a file may use for each column."""
 
+import datetime as dt
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -48,6 +51,16 @@ class ThousandsSeparator(models.TextChoices):
 class DistributorMatch(models.TextChoices):
     PREFIX = "prefix", "The first characters match"
     EXACT = "exact", "The whole value matches"
+
+
+# The data types each role can be read from: the summaries take a period or export date from a date, an amount
+# from a number, and compare a distributor id with the upload's dist_id.
+ROLE_TYPES = {
+    ColumnRole.PERIOD: (DataType.DATE, DataType.DATETIME),
+    ColumnRole.EXPORT_DATE: (DataType.DATE, DataType.DATETIME),
+    ColumnRole.AMOUNT: (DataType.INT, DataType.DECIMAL),
+    ColumnRole.DISTRIBUTOR: (DataType.STR, DataType.INT),
+}
 
 
 class ImportTable(models.Model):
@@ -106,6 +119,18 @@ class ImportTable(models.Model):
     def filename_entries(self) -> list[str]:
         return [e.strip().lower() for e in self.allowed_filename.split(",") if e.strip()]
 
+    def clean(self) -> None:
+        if self.thousands_separator and self.thousands_separator == self.decimal_separator:
+            raise ValidationError(
+                {
+                    "thousands_separator": ValidationError(
+                        f"The thousands separator cannot be the decimal separator ('{self.decimal_separator}'): "
+                        "a number such as 1.234 would read two ways.",
+                        code="separator_clash",
+                    )
+                }
+            )
+
 
 class ColumnConfig(models.Model):
     table = models.ForeignKey(ImportTable, on_delete=models.CASCADE, related_name="columns")
@@ -152,26 +177,29 @@ class ColumnConfig(models.Model):
         return column_date_formats_parse(self.date_format)
 
     def clean(self) -> None:
+        """The rules one column can break on its own; those between columns are the services' (services.py)."""
         errors = {}
         if self.decimal_places > self.decimal_digits:
             errors["decimal_places"] = ValidationError(
                 "Decimal places cannot exceed the precision.", code="invalid_decimal"
             )
         for fmt in self.date_formats:
-            if "%" not in fmt:
-                errors["date_format"] = ValidationError(
-                    f"'{fmt}' is not a strftime format (it has no % directive).", code="invalid_date_format"
-                )
-        if self.role and self.table_id:
-            taken = (
-                ColumnConfig.objects.filter(table_id=self.table_id, role=self.role)
-                .exclude(pk=self.pk)
-                .first()
+            problem = date_format_problem(fmt)
+            if problem:
+                errors["date_format"] = ValidationError(problem, code="invalid_date_format")
+                break
+        fitting = ROLE_TYPES.get(self.role, ())
+        if self.role and self.data_type not in fitting:
+            errors["role"] = ValidationError(
+                f"The role '{self.role}' needs a column of type {' or '.join(fitting)}; "
+                f"'{self.column_name}' is of type {self.data_type}.",
+                code="role_type_mismatch",
             )
-            if taken:
-                errors["role"] = ValidationError(
-                    f"Column '{taken.column_name}' already has the role '{self.role}'.", code="role_taken"
-                )
+        if self.round_decimals and self.data_type != DataType.DECIMAL:
+            errors["round_decimals"] = ValidationError(
+                f"Rounding applies to columns of type decimal only; '{self.column_name}' is of type {self.data_type}.",
+                code="option_type_mismatch",
+            )
         if errors:
             raise ValidationError(errors)
 
@@ -179,6 +207,56 @@ class ColumnConfig(models.Model):
 def column_date_formats_parse(value: str) -> list[str]:
     """Split a stored date_format ('%Y-%m-%d|%d/%m/%Y') into its formats; only '|' separates them."""
     return [f.strip() for f in value.split("|") if f.strip()]
+
+
+# A moment with every part different (day > 12, hour > 12, microseconds), written with a format and read back.
+DATE_FORMAT_SAMPLE = dt.datetime(2026, 10, 31, 13, 45, 56, 123456)
+# Which parts of a datetime each strptime directive sets: a part a format sets must read back as written.
+_DIRECTIVE_PARTS = {
+    "Y": ("year",),
+    "y": ("year",),
+    "G": ("year",),
+    "m": ("month",),
+    "b": ("month",),
+    "B": ("month",),
+    "d": ("day",),
+    "j": ("month", "day"),
+    "H": ("hour",),
+    "I": ("hour",),
+    "M": ("minute",),
+    "S": ("second",),
+    "f": ("microsecond",),
+    "c": ("year", "month", "day", "hour", "minute", "second"),
+    "x": ("year", "month", "day"),
+    "X": ("hour", "minute", "second"),
+}
+_DIRECTIVE_RE = re.compile(r"%(.?)")
+
+
+def date_format_problem(fmt: str) -> str | None:
+    """Why the import cannot read dates with strftime format `fmt`, or None.
+
+    The format writes DATE_FORMAT_SAMPLE and must read that text back with strptime, every part it sets
+    unchanged: unknown directives fail there, and so does a 12-hour clock without %p (13:45 reads as 01:45).
+    """
+    directives = _DIRECTIVE_RE.findall(fmt)
+    if not [d for d in directives if d != "%"]:
+        return f"'{fmt}' is not a strftime format (it has no % directive)."
+    if {"z", "Z"} & set(directives):
+        return f"'{fmt}' has a time zone (%z or %Z), but time zones are not stored: remove it."
+    try:
+        written = DATE_FORMAT_SAMPLE.strftime(fmt)
+        read = dt.datetime.strptime(written, fmt)
+    except ValueError as exc:
+        return f"'{fmt}' is not a date format the import can read: {exc}."
+    parts = [part for d in directives for part in _DIRECTIVE_PARTS.get(d, ())]
+    wrong = [p for p in dict.fromkeys(parts) if getattr(read, p) != getattr(DATE_FORMAT_SAMPLE, p)]
+    if wrong:
+        return (
+            f"'{fmt}' cannot read back the dates it writes: {DATE_FORMAT_SAMPLE:%Y-%m-%d %H:%M:%S.%f} is "
+            f"written '{written}' and read back as {read:%Y-%m-%d %H:%M:%S.%f} (the {wrong[0]} differs)."
+        )
+    return None
 
 
 class Alias(models.Model):
@@ -198,4 +276,6 @@ class Alias(models.Model):
 
     def clean(self) -> None:
         if not self.normalized:
-            raise ValidationError({"alias_name": "An alias cannot be empty."}, code="invalid_alias")
+            raise ValidationError(
+                {"alias_name": ValidationError("An alias cannot be empty.", code="invalid_alias")}
+            )

@@ -86,7 +86,7 @@ def table_detail(request, pk: int):
             messages.info(request, "Nothing to change.")
             return redirect("config-table", pk=table.pk)
         try:
-            services.import_table_update(table=table, **changes)
+            table, _ = services.import_table_update(table=table, **changes)
         except ConfigError as exc:
             form.add_error(None, exc.message)
             table = _table_with_columns(pk)

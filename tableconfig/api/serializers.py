@@ -58,18 +58,16 @@ class TableSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ImportTable
-        fields = (
-            "id",
-            "table_name",
-            "display_name",
-            "allowed_filename",
-            "description",
-            "is_active",
-            "reject_file_on_error",
-            "column_count",
-            "created_at",
-            "updated_at",
-        )
+        fields = ("id", *TABLE_FIELDS, "column_count", "created_at", "updated_at")
+
+
+class TableChangedSerializer(TableSerializer):
+    """Documents a table update's answer: the table and what changed in its physical table."""
+
+    schema_changes = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta(TableSerializer.Meta):
+        fields = (*TableSerializer.Meta.fields, "schema_changes")
 
 
 class TableDetailSerializer(TableSerializer):
@@ -119,6 +117,19 @@ class TableCreateSerializer(serializers.ModelSerializer):
         if not value:
             raise serializers.ValidationError("at least one column is required")
         return value
+
+
+class TableUpdateSerializer(serializers.ModelSerializer):
+    """Any of a table's settings; a new table_name renames its physical table."""
+
+    class Meta:
+        model = ImportTable
+        fields = TABLE_FIELDS
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError(f"Send at least one of: {', '.join(self.fields)}.")
+        return attrs
 
 
 class TableFilenameSerializer(serializers.ModelSerializer):
@@ -173,6 +184,7 @@ def envelope(name: str, data: serializers.Serializer) -> serializers.Serializer:
 
 
 COLUMN_CHANGED_ENVELOPE = envelope("ColumnChangedResponse", ColumnChangedSerializer())
+TABLE_CHANGED_ENVELOPE = envelope("TableChangedResponse", TableChangedSerializer())
 MESSAGE_ENVELOPE = inline_serializer(
     name="MessageResponse",
     fields={"success": serializers.BooleanField(default=True), "message": serializers.CharField()},

@@ -6,6 +6,7 @@ from . import views
 
 urlpatterns = [
     path("tables", views.TableListView.as_view(), name="api-tables"),
+    path("tables/<int:pk>", views.TableDetailView.as_view(), name="api-table"),
     path("tables/<int:pk>/filename", views.TableFilenameView.as_view(), name="api-table-filename"),
     path("tables/<str:table_name>/columns", views.TableColumnsView.as_view(), name="api-table-columns"),
     path("columns/<int:pk>", views.ColumnDetailView.as_view(), name="api-column"),

@@ -108,8 +108,35 @@ class TableFilenameView(ConfigView):
         table = self.get_object()
         serializer = self.get_serializer(table, data=request.data)
         serializer.is_valid(raise_exception=True)
-        table = services.import_table_update(table=table, **serializer.validated_data)
+        table, _ = services.import_table_update(table=table, **serializer.validated_data)
         return ok(s.TableSerializer(_tables().get(pk=table.pk)).data)
+
+
+class TableDetailView(ConfigView):
+    """A table's settings: duplicate policy, number format, distributor rule, names and flags."""
+
+    queryset = ImportTable.objects.all()
+    serializer_class = s.TableUpdateSerializer
+    perms = {"PUT": "tableconfig.change_importtable", "PATCH": "tableconfig.change_importtable"}
+    not_found = "Table {value} not found."
+
+    @extend_schema(
+        summary="Change any of a table's settings; a new table_name renames its physical table",
+        responses={200: s.TABLE_CHANGED_ENVELOPE, **ERRORS_WRITE},
+    )
+    def put(self, request, pk):
+        table = self.get_object()
+        serializer = self.get_serializer(table, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        table, done = services.import_table_update(table=table, **serializer.validated_data)
+        return ok({**s.TableSerializer(_tables().get(pk=table.pk)).data, "schema_changes": done})
+
+    @extend_schema(
+        summary="Change any of a table's settings (same as PUT)",
+        responses={200: s.TABLE_CHANGED_ENVELOPE, **ERRORS_WRITE},
+    )
+    def patch(self, request, pk):
+        return self.put(request, pk)
 
 
 class TableColumnsView(ConfigView):

@@ -433,6 +433,16 @@ def column_row(index: int, name: str, data_type: str = "str", **extra) -> dict:
     return {f"columns-{index}-{key}": value for key, value in row.items() if value is not None}
 
 
+# The settings of the new table form as the page first shows them.
+TABLE_SETTINGS_DEFAULTS = {
+    "on_duplicate": "update",
+    "decimal_separator": ".",
+    "thousands_separator": "",
+    "distributor_match": "prefix",
+    "distributor_prefix_length": "2",
+}
+
+
 def table_post(table_name: str, *rows: dict, extra_forms: int = 1) -> dict:
     data = {
         "table_name": table_name,
@@ -440,6 +450,7 @@ def table_post(table_name: str, *rows: dict, extra_forms: int = 1) -> dict:
         "allowed_filename": "customers_*",
         "description": "",
         "is_active": "on",
+        **TABLE_SETTINGS_DEFAULTS,
         "columns-TOTAL_FORMS": str(len(rows) + extra_forms),
         "columns-INITIAL_FORMS": "0",
         "columns-MIN_NUM_FORMS": "0",
@@ -495,8 +506,8 @@ def test_config_create_table_with_columns_and_aliases(staff_client, db):
         ),
         (
             "customers",
-            [column_row(0, "a", role="amount"), column_row(1, "b", role="amount")],
-            "role: more than one column has the role 'amount'.",
+            [column_row(0, "a", "int", role="amount"), column_row(1, "b", "int", role="amount")],
+            "role: Column 'a' already has the role 'amount'.",
         ),
         ("customers", [], "Add at least one column."),
     ],
@@ -520,6 +531,7 @@ def test_config_edit_allowed_file_names(staff_client, demo_tables):
         "allowed_filename": "stock, stocks, stock_*, gudang_*",
         "description": "",
         "is_active": "on",
+        **TABLE_SETTINGS_DEFAULTS,
     }
     response = staff_client.post(url, data)
     assert response.status_code == 302

@@ -222,9 +222,12 @@ def _column(**extra):
         (
             {
                 "table_name": "products",
-                "columns": [_column(role="amount"), _column(name="qty", role="amount")],
+                "columns": [
+                    _column(type="int", role="amount"),
+                    _column(name="qty", type="int", role="amount"),
+                ],
             },
-            "role: more than one column has the role 'amount'.",
+            "role: Column 'sku' already has the role 'amount'.",
         ),
         (
             {"table_name": "products", "columns": [_column(name="do_date"), _column(aliases=["DO Date"])]},
@@ -370,6 +373,7 @@ def test_table_columns_postman_request_lists_columns_with_aliases(admin_api, sto
         "max_length": 255,
         "decimal_digits": 18,
         "decimal_places": 4,
+        "round_decimals": False,
         "date_format": "",
         "role": "",
         "position": 1,
@@ -518,12 +522,13 @@ def test_column_update_refuses_a_bad_body(admin_api, stocks, body, message):
 
 
 def test_column_update_refuses_a_role_another_column_has(admin_api, stocks):
-    admin_api.put(
-        f"/api/columns/{stocks.columns.get(column_name='qty').pk}", {"role": "amount"}, format="json"
-    )
     kode = stocks.columns.get(column_name="kode_barang")
-    response = admin_api.put(f"/api/columns/{kode.pk}", {"role": "amount"}, format="json")
-    _refused(response, 400, "role: Column 'qty' already has the role 'amount'.")
+    assert admin_api.put(f"/api/columns/{kode.pk}", {"role": "distributor"}, format="json").status_code == 200
+    qty = stocks.columns.get(column_name="qty")
+    response = admin_api.put(f"/api/columns/{qty.pk}", {"role": "distributor"}, format="json")
+    _refused(response, 400, "role: Column 'kode_barang' already has the role 'distributor'.")
+    qty.refresh_from_db()
+    assert qty.role == ""
 
 
 def test_column_update_of_an_unknown_column_is_404(admin_api):
