@@ -5,9 +5,11 @@ import uuid
 
 import pytest
 from django import forms
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 
 from imports.models import ImportJob, JobStatus
+from tableconfig import services
 from tableconfig.models import Alias, ColumnConfig, ImportTable
 from tableconfig.schema import table_schema_inspect
 from tableconfig.services import import_table_create
@@ -54,7 +56,7 @@ def _insert(table: str, **values):
         )
 
 
-def _form_data(response) -> dict:
+def admin_form_data(response) -> dict:
     """What the admin page would post if submitted untouched: the main form and every inline formset."""
     data = {}
 
@@ -77,7 +79,7 @@ def _form_data(response) -> dict:
     return data
 
 
-def _rows_add(data: dict, prefix: str, rows: list[dict], defaults: dict = None) -> dict:
+def admin_rows_add(data: dict, prefix: str, rows: list[dict], defaults: dict = None) -> dict:
     """Fill new inline rows after the existing ones (replacing the blank extra rows)."""
     start = int(data[f"{prefix}-INITIAL_FORMS"])
     for index, row in enumerate(rows, start=start):
@@ -92,7 +94,7 @@ def _rows_add(data: dict, prefix: str, rows: list[dict], defaults: dict = None) 
     return data
 
 
-def _row_set(data: dict, prefix: str, column_name: str, **changes) -> dict:
+def admin_row_set(data: dict, prefix: str, column_name: str, **changes) -> dict:
     """Change the inline row showing `column_name`."""
     index = next(
         i
@@ -117,9 +119,9 @@ def _page_text(response) -> str:
 
 
 def test_table_add_form_creates_the_physical_table(admin_client):
-    data = _form_data(admin_client.get(f"{TABLES_URL}add/"))
+    data = admin_form_data(admin_client.get(f"{TABLES_URL}add/"))
     data.update(table_name="sales", display_name="Sales", allowed_filename="sales, sales_*", is_active="on")
-    _rows_add(
+    admin_rows_add(
         data,
         "columns",
         [
@@ -142,8 +144,8 @@ def test_table_add_form_creates_the_physical_table(admin_client):
 def test_column_added_on_the_change_form_is_added_to_the_physical_table(admin_client):
     table = _products()
     url = f"{TABLES_URL}{table.pk}/change/"
-    data = _rows_add(
-        _form_data(admin_client.get(url)),
+    data = admin_rows_add(
+        admin_form_data(admin_client.get(url)),
         "columns",
         [{"column_name": "notes", "max_length": "500"}],
         COLUMN_DEFAULTS,
@@ -161,7 +163,7 @@ def test_saving_an_unchanged_table_leaves_the_physical_table_alone(admin_client)
     before = table_schema_inspect("products")
     url = f"{TABLES_URL}{table.pk}/change/"
 
-    response = admin_client.post(url, _form_data(admin_client.get(url)), follow=True)
+    response = admin_client.post(url, admin_form_data(admin_client.get(url)), follow=True)
 
     assert response.status_code == 200
     assert [m for m in _messages(response) if m.startswith("Physical table")] == []
@@ -173,7 +175,7 @@ def test_widening_a_column_keeps_its_values(admin_client):
     table = _products()
     _insert("products", sku="A1", product_name="Tea")
     url = f"{TABLES_URL}{table.pk}/change/"
-    data = _row_set(_form_data(admin_client.get(url)), "columns", "product_name", max_length="300")
+    data = admin_row_set(admin_form_data(admin_client.get(url)), "columns", "product_name", max_length="300")
 
     response = admin_client.post(url, data, follow=True)
 
@@ -201,7 +203,7 @@ def test_unsafe_column_change_is_a_form_error_and_changes_nothing(admin_client, 
     _insert("products", sku="A2", product_name="Tea")
     before = table_schema_inspect("products")
     url = f"{TABLES_URL}{table.pk}/change/"
-    data = _row_set(_form_data(admin_client.get(url)), "columns", "product_name", **changes)
+    data = admin_row_set(admin_form_data(admin_client.get(url)), "columns", "product_name", **changes)
 
     response = admin_client.post(url, data)
 
@@ -229,7 +231,7 @@ def test_new_column_name_is_checked_before_any_ddl(admin_client, row, message):
     table = _products()
     before = table_schema_inspect("products")
     url = f"{TABLES_URL}{table.pk}/change/"
-    data = _rows_add(_form_data(admin_client.get(url)), "columns", [row], COLUMN_DEFAULTS)
+    data = admin_rows_add(admin_form_data(admin_client.get(url)), "columns", [row], COLUMN_DEFAULTS)
 
     response = admin_client.post(url, data)
 
@@ -244,10 +246,10 @@ def test_new_column_name_is_checked_before_any_ddl(admin_client, row, message):
 
 
 def test_two_columns_with_one_role_are_refused(admin_client):
-    data = _form_data(admin_client.get(f"{TABLES_URL}add/"))
+    data = admin_form_data(admin_client.get(f"{TABLES_URL}add/"))
     data.update(table_name="sales")
     rows = [{"column_name": "distid", "role": "distributor"}, {"column_name": "dist2", "role": "distributor"}]
-    _rows_add(data, "columns", rows, COLUMN_DEFAULTS)
+    admin_rows_add(data, "columns", rows, COLUMN_DEFAULTS)
 
     response = admin_client.post(f"{TABLES_URL}add/", data)
 
@@ -260,9 +262,9 @@ def test_two_columns_with_one_role_are_refused(admin_client):
 def test_adding_a_table_that_exists_in_the_database_is_refused(admin_client):
     _products()
     ImportTable.objects.all().delete()
-    data = _form_data(admin_client.get(f"{TABLES_URL}add/"))
+    data = admin_form_data(admin_client.get(f"{TABLES_URL}add/"))
     data.update(table_name="products")
-    _rows_add(data, "columns", [{"column_name": "sku"}], COLUMN_DEFAULTS)
+    admin_rows_add(data, "columns", [{"column_name": "sku"}], COLUMN_DEFAULTS)
 
     response = admin_client.post(f"{TABLES_URL}add/", data)
 
@@ -275,7 +277,7 @@ def test_renaming_a_table_renames_the_physical_table_with_its_rows(admin_client)
     table = _products()
     _insert("products", sku="A1")
     url = f"{TABLES_URL}{table.pk}/change/"
-    data = _form_data(admin_client.get(url))
+    data = admin_form_data(admin_client.get(url))
     data["table_name"] = "items"
 
     response = admin_client.post(url, data, follow=True)
@@ -291,7 +293,7 @@ def test_renaming_a_table_renames_the_physical_table_with_its_rows(admin_client)
 def test_deleting_a_column_keeps_the_physical_column_and_says_so(admin_client):
     table = _products()
     url = f"{TABLES_URL}{table.pk}/change/"
-    data = _row_set(_form_data(admin_client.get(url)), "columns", "price", DELETE=True)
+    data = admin_row_set(admin_form_data(admin_client.get(url)), "columns", "price", DELETE=True)
 
     response = admin_client.post(url, data, follow=True)
 
@@ -340,7 +342,7 @@ def test_alias_added_on_the_column_page_is_served_by_the_api(admin_client):
     table = _products()
     column = table.columns.get(column_name="product_name")
     url = f"{COLUMNS_URL}{column.pk}/change/"
-    data = _rows_add(_form_data(admin_client.get(url)), "aliases", [{"alias_name": "Nama Barang"}])
+    data = admin_rows_add(admin_form_data(admin_client.get(url)), "aliases", [{"alias_name": "Nama Barang"}])
 
     response = admin_client.post(url, data, follow=True)
 
@@ -356,7 +358,7 @@ def test_clashing_alias_is_a_form_error_and_not_saved(admin_client):
     table = _products()
     column = table.columns.get(column_name="product_name")
     url = f"{COLUMNS_URL}{column.pk}/change/"
-    data = _rows_add(_form_data(admin_client.get(url)), "aliases", [{"alias_name": "Item Code"}])
+    data = admin_rows_add(admin_form_data(admin_client.get(url)), "aliases", [{"alias_name": "Item Code"}])
 
     response = admin_client.post(url, data)
 
@@ -369,9 +371,9 @@ def test_clashing_alias_is_a_form_error_and_not_saved(admin_client):
 
 def test_column_added_on_the_column_page_is_added_to_the_physical_table(admin_client):
     table = _products()
-    data = _form_data(admin_client.get(f"{COLUMNS_URL}add/"))
+    data = admin_form_data(admin_client.get(f"{COLUMNS_URL}add/"))
     data.update(COLUMN_DEFAULTS, table=table.pk, column_name="launched", data_type="date")
-    _rows_add(data, "aliases", [{"alias_name": "Launch Date"}])
+    admin_rows_add(data, "aliases", [{"alias_name": "Launch Date"}])
 
     response = admin_client.post(f"{COLUMNS_URL}add/", data, follow=True)
 
@@ -385,7 +387,7 @@ def test_column_added_on_the_column_page_is_added_to_the_physical_table(admin_cl
 def test_new_column_clashing_with_an_alias_is_refused_on_the_column_page(admin_client):
     table = _products()
     before = table_schema_inspect("products")
-    data = _form_data(admin_client.get(f"{COLUMNS_URL}add/"))
+    data = admin_form_data(admin_client.get(f"{COLUMNS_URL}add/"))
     data.update(COLUMN_DEFAULTS, table=table.pk, column_name="item_code")
 
     response = admin_client.post(f"{COLUMNS_URL}add/", data)
@@ -400,7 +402,7 @@ def test_column_type_change_on_the_column_page_alters_the_physical_column(admin_
     table = _products()
     column = table.columns.get(column_name="price")
     url = f"{COLUMNS_URL}{column.pk}/change/"
-    data = _form_data(admin_client.get(url))
+    data = admin_form_data(admin_client.get(url))
     data["data_type"] = "str"
 
     response = admin_client.post(url, data, follow=True)
@@ -416,7 +418,7 @@ def test_column_type_change_refused_on_the_column_page(admin_client):
     _insert("products", sku="A1", product_name="Tea")
     column = table.columns.get(column_name="product_name")
     url = f"{COLUMNS_URL}{column.pk}/change/"
-    data = _form_data(admin_client.get(url))
+    data = admin_form_data(admin_client.get(url))
     data["data_type"] = "date"
 
     response = admin_client.post(url, data)
@@ -436,6 +438,157 @@ def test_alias_page_refuses_a_clashing_alias(admin_client):
     assert response.status_code == 200
     assert "would belong to both 'sku' and 'price'" in _page_text(response)
     assert not Alias.objects.filter(alias_name="SKU").exists()
+
+
+# --- The table settings of the data-fidelity issue ----------------------------------------------------
+
+NEW_SETTINGS = {
+    "on_duplicate": "skip",
+    "decimal_separator": ",",
+    "thousands_separator": ".",
+    "distributor_match": "exact",
+    "distributor_prefix_length": "3",
+}
+
+
+def test_table_add_form_stores_the_table_settings_and_column_rounding(admin_client):
+    data = admin_form_data(admin_client.get(f"{TABLES_URL}add/"))
+    data.update(table_name="ledger", **NEW_SETTINGS)
+    admin_rows_add(
+        data,
+        "columns",
+        [{"column_name": "amount", "data_type": "decimal", "decimal_places": "2", "round_decimals": True}],
+        COLUMN_DEFAULTS,
+    )
+
+    response = admin_client.post(f"{TABLES_URL}add/", data, follow=True)
+
+    assert "Physical table ledger: created table ledger (amount decimal(18,2))" in _messages(response)
+    table = ImportTable.objects.get(table_name="ledger")
+    assert (
+        table.on_duplicate,
+        table.decimal_separator,
+        table.thousands_separator,
+        table.distributor_match,
+        table.distributor_prefix_length,
+    ) == ("skip", ",", ".", "exact", 3)
+    assert table.columns.get().round_decimals is True
+    assert LogEntry.objects.filter(object_id=str(table.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"on_duplicate": "reject"},
+        {"decimal_separator": ",", "thousands_separator": " "},
+        {"thousands_separator": "'"},
+        {"distributor_match": "exact"},
+        {"distributor_prefix_length": "50"},
+    ],
+    ids=[
+        "on-duplicate",
+        "comma-decimals-space-thousands",
+        "apostrophe-thousands",
+        "exact-distributor",
+        "prefix-50",
+    ],
+)
+def test_table_change_form_changes_a_setting(admin_client, changes):
+    table = _products()
+    url = f"{TABLES_URL}{table.pk}/change/"
+    data = {**admin_form_data(admin_client.get(url)), **changes}
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, _page_text(response)
+    table.refresh_from_db()
+    assert {name: str(getattr(table, name)) for name in changes} == changes
+
+
+def test_roles_swapped_in_one_save_are_accepted(admin_client):
+    table = import_table_create(
+        table_name="sales",
+        columns=[
+            {"column_name": "ordered", "data_type": "date", "role": "period"},
+            {"column_name": "shipped", "data_type": "date"},
+        ],
+    )
+    url = f"{TABLES_URL}{table.pk}/change/"
+    data = admin_form_data(admin_client.get(url))
+    admin_row_set(data, "columns", "ordered", role="")
+    admin_row_set(data, "columns", "shipped", role="period")
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, _page_text(response)
+    assert dict(table.columns.values_list("column_name", "role")) == {"ordered": "", "shipped": "period"}
+
+
+def test_change_refused_at_save_time_saves_nothing_and_says_why(admin_client, monkeypatch):
+    """A value stored between the form's check and the save: the service refuses again, nothing is saved."""
+    table = _products()
+    real = services.import_table_save
+
+    def check_then_store_a_long_value(**kwargs):
+        result = real(**kwargs)
+        if kwargs.get("dry_run") and kwargs.get("columns_changed"):  # the last check, the inline rows'
+            _insert("products", sku="A1", product_name="x" * 40)
+        return result
+
+    monkeypatch.setattr(services, "import_table_save", check_then_store_a_long_value)
+    url = f"{TABLES_URL}{table.pk}/change/"
+    data = admin_row_set(admin_form_data(admin_client.get(url)), "columns", "product_name", max_length="20")
+    data["display_name"] = "Renamed"
+
+    response = admin_client.post(url, data, follow=True)
+
+    assert any(
+        m.startswith("Nothing was saved: Cannot shorten column 'product_name' of products to 20 characters")
+        for m in _messages(response)
+    ), _messages(response)
+    table.refresh_from_db()
+    assert (table.display_name, table.columns.get(column_name="product_name").max_length) == ("Products", 100)
+    assert table_schema_inspect("products")["product_name"].max_length == 100
+
+
+def test_alias_renamed_or_deleted_on_the_column_page(admin_client):
+    table = _products()
+    sku = table.columns.get(column_name="sku")
+    alias = sku.aliases.get()
+    url = f"{COLUMNS_URL}{sku.pk}/change/"
+    data = admin_form_data(admin_client.get(url))
+    data["aliases-0-alias_name"] = "Kode Barang"
+
+    assert admin_client.post(url, data).status_code == 302
+    alias.refresh_from_db()
+    assert alias.alias_name == "Kode Barang"
+
+    data = admin_form_data(admin_client.get(url))
+    data["aliases-0-alias_name"] = "Product Name"
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200
+    assert (
+        "The header 'product_name' (read as 'product_name') would belong to both 'sku' and 'product_name'."
+        in _page_text(refused)
+    )
+    alias.refresh_from_db()
+    assert alias.alias_name == "Kode Barang"
+
+    data = admin_form_data(admin_client.get(url))
+    data["aliases-0-DELETE"] = "on"
+    assert admin_client.post(url, data).status_code == 302
+    assert not sku.aliases.exists()
+
+
+def test_column_deleted_on_its_own_page_keeps_the_physical_column(admin_client):
+    table = _products()
+    price = table.columns.get(column_name="price")
+
+    response = admin_client.post(f"{COLUMNS_URL}{price.pk}/delete/", {"post": "yes"}, follow=True)
+
+    assert any("kept in the database with their data: products.price" in m for m in _messages(response))
+    assert not table.columns.filter(column_name="price").exists()
+    assert "price" in table_schema_inspect("products")
 
 
 def _job(**fields) -> ImportJob:
