@@ -688,19 +688,20 @@ class _DecodeCheck:
         if not pending and data.isascii():
             return None
         try:
-            self._decoder.decode(data, final)
+            text = self._decoder.decode(data, final)
         except UnicodeDecodeError as exc:
+            # exc.object is what the decoder held from the last block followed by `data`.
             bad = offset - pending + exc.start
-            at = exc.start - pending
-            if self._may_fall_back and self._ascii_so_far and not pending and data[:at].isascii():
+            if self._may_fall_back and self._ascii_so_far and exc.object[: exc.start].isascii():
                 self._may_fall_back = False
                 self.encoding = FALLBACK_ENCODING
                 self.tried.append(FALLBACK_ENCODING)
                 self.switched_at = bad
                 self._use(FALLBACK_ENCODING)
-                return self._table_feed(data[at:], offset=offset + at)
+                return self._table_feed(exc.object[exc.start :], offset=bad)
             return bad
-        self._ascii_so_far = False
+        if not text.isascii():
+            self._ascii_so_far = False
         return None
 
     def _table_feed(self, data: bytes, *, offset: int) -> int | None:

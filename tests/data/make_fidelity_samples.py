@@ -73,6 +73,15 @@ def undecodable_late() -> bytes:
     return bad + tail
 
 
+def mixed_encodings() -> bytes:
+    """UTF-8 sales with an accent in row 2 (C3 A9), and past 70 KiB a cp1252 "é" (E9): neither UTF-8 nor, read
+    as cp1252, what the first part says (it would turn row 2's é into Ã©), so the file is refused."""
+    lines = _rows_past(LATE_BYTES, [",".join(SALES_HEADER), sales_line(1, custid="JOSÉ-01")])
+    head = ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    tail = _crlf([sales_line(len(lines), custid="Café-02")])
+    return head + tail
+
+
 def concatenated_bom() -> bytes:
     """Two UTF-8 exports with a byte-order mark each, joined as `cat a.csv b.csv` joins them (LF lines).
 
@@ -126,6 +135,7 @@ def fidelity_files() -> dict[str, bytes]:
     return {
         "sales_cp1252_late.csv": cp1252_late(),
         "sales_undecodable_late.csv": undecodable_late(),
+        "sales_mixed_encodings.csv": mixed_encodings(),
         "sales_concatenated_bom.csv": concatenated_bom(),
         "notes_bom_in_quotes.csv": bom_inside_quotes(),
         "sales_nul_byte.csv": nul_byte(),

@@ -271,25 +271,27 @@ def test_file_chunks_read_numbers_rows_across_arrow_blocks(block_bytes, monkeypa
 
 
 @pytest.mark.parametrize(
-    ("name", "fmt", "message", "row"),
+    ("name", "fmt", "code", "message", "row"),
     [
         pytest.param(
             "sales_bad_byte_late.csv",
-            None,
+            FileFormat("utf-8", ","),
+            "undecodable",
             "sales_bad_byte_late.csv cannot be decoded as utf-8 at row 951 (byte 67472).",
             951,
-            id="bad-byte-after-the-head",
+            id="bad-byte-after-the-head-read-as-the-head-said",
         ),
         pytest.param(
             "sales_unclosed_quote.csv",
             FileFormat("utf-8", ","),
+            "unreadable",
             "sales_unclosed_quote.csv: row 7 has a quoted value that is never closed (is the file cut short?).",
             7,
             id="cut-inside-a-quote",
         ),
     ],
 )
-def test_file_chunks_read_stops_where_the_file_becomes_unreadable(name, fmt, message, row):
+def test_file_chunks_read_stops_where_the_file_becomes_unreadable(name, fmt, code, message, row):
     with pytest.raises(ReadError) as caught:
         _read_all(name, fmt=fmt)
-    assert (caught.value.code, str(caught.value), caught.value.details["row"]) == ("unreadable", message, row)
+    assert (caught.value.code, str(caught.value), caught.value.details["row"]) == (code, message, row)
