@@ -5,6 +5,8 @@ import shutil
 import pytest
 
 from imports.services.quick import file_quick_validate
+from imports.services.reading import FileFormat, file_format_detect
+from imports.services.validation import DistributorRule
 from tableconfig.models import ImportTable
 from tableconfig.services import import_table_create
 
@@ -93,3 +95,93 @@ def test_quick_headers_by_alias_are_accepted(tmp_path, demo_tables):
     result = validate(tmp_path, "sales_aliases.csv")
     assert result.valid, result.error
     assert result.warnings == ["Columns not in the configuration are ignored: remark"]
+
+
+# --- data fidelity: the whole file's encoding, and the distributor rule -------------------------------------
+
+
+def test_quick_late_cp1252_file_is_valid_with_the_encoding_the_import_uses(tmp_path, demo_tables):
+    result = validate(tmp_path, "sales_cp1252_late.csv")
+    assert result.as_dict() == {
+        "filename": "sales_cp1252_late.csv",
+        "table_name": "sales",
+        "valid": True,
+        "rows": 971,
+        "error": None,
+    }
+    assert result.file_format == FileFormat("cp1252", ",")
+    assert result.file_format == file_format_detect(path=tmp_path / "stored.bin", whole_file=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        pytest.param(
+            "sales_undecodable_late.csv",
+            "sales_undecodable_late.csv cannot be decoded as cp1252 at row 963 (byte 71728).",
+            id="0x81-after-64-kib",
+        ),
+        pytest.param(
+            "sales_mixed_encodings.csv",
+            "sales_mixed_encodings.csv cannot be decoded as utf-8 at row 963 (byte 71731).",
+            id="utf8-then-cp1252",
+        ),
+    ],
+)
+def test_quick_file_no_encoding_fits_is_refused_with_the_offset(tmp_path, demo_tables, name, message):
+    result = validate(tmp_path, name)
+    assert (result.valid, result.error, result.error_code) == (False, message, "undecodable")
+
+
+@pytest.mark.parametrize(
+    ("settings", "dist_id", "error"),
+    [
+        pytest.param({}, "31001", None, id="prefix-2-row-3-shares-the-start"),
+        pytest.param(
+            {"distributor_match": "exact"},
+            "31001",
+            "DistID mismatch: expected 31001, found 31002 (row 3)",
+            id="exact",
+        ),
+        pytest.param(
+            {"distributor_prefix_length": 5},
+            "31001",
+            "DistID prefix mismatch: expected 31001.., found 31002.. (row 3)",
+            id="prefix-5",
+        ),
+        pytest.param(
+            {}, "  42001 ", "DistID prefix mismatch: expected 42.., found 31.. (row 2)", id="dist-id-stripped"
+        ),
+    ],
+)
+def test_quick_distributor_head_check_uses_the_table_rule(tmp_path, demo_tables, settings, dist_id, error):
+    ImportTable.objects.filter(table_name="sales").update(**settings)
+    result = validate(tmp_path, "sales_dist_mixed.csv", dist_id=dist_id)
+    assert (result.valid, result.error) == (error is None, error)
+    if error:
+        assert result.error_code == "dist_prefix_mismatch"
+
+
+def test_quick_distributor_head_check_looks_at_the_first_5_values_only(tmp_path, demo_tables):
+    # Row 9 (3200123) is the 8th value: the head check passes, the full import rejects that row.
+    result = validate(tmp_path, "sales_dist_mixed.csv", dist_id="31001")
+    assert result.valid and result.rows == 10
+    rule = result.mapping.rules[0]
+    assert (rule.name, rule.distributor) == ("distid", DistributorRule("31001", "prefix", 2))
+
+
+def test_quick_rules_carry_the_table_separators(tmp_path, demo_tables):
+    ImportTable.objects.filter(table_name="sales").update(decimal_separator=",", thousands_separator=".")
+    result = validate(tmp_path, "sales_semicolon.csv", as_name="sales.csv")
+    assert result.valid, result.error
+    separators = {r.name: (r.decimal_separator, r.thousands_separator) for r in result.mapping.rules}
+    assert separators["amount_jual"] == separators["qty"] == (",", ".")
+    assert separators["custid"] == (".", "")
+
+
+def test_quick_sample_rows_with_the_default_separators_refuse_decimal_commas(tmp_path, demo_tables):
+    result = validate(tmp_path, "sales_semicolon.csv", as_name="sales.csv")
+    assert result.error == (
+        "Row 2, amount_jual: '1250000,50' is not a number (digits with an optional '.', no thousands separators)"
+        " (and 1 more in the first 2 rows)"
+    )
