@@ -510,8 +510,38 @@ def test_config_create_table_with_columns_and_aliases(staff_client, db):
             "role: Column 'a' already has the role 'amount'.",
         ),
         ("customers", [], "Add at least one column."),
+        (
+            "customers",
+            [column_row(0, "custid", role="period")],
+            "role: The role 'period' needs a column of type date or datetime; 'custid' is of type str.",
+        ),
+        (
+            "customers",
+            [column_row(0, "since", "date", date_format="%d/%m/%Y|%d.%m.%Q")],
+            "date_format: '%d.%m.%Q' is not a date format the import can read",
+        ),
+        (
+            "customers",
+            [column_row(0, "since", "datetime", date_format="%Y-%m-%d %H:%M %Z")],
+            "time zones are not stored",
+        ),
+        (
+            "customers",
+            [column_row(0, "custid", aliases="Customer, CUSTOMER")],
+            "The alias 'CUSTOMER' (read as 'customer') repeats the alias 'Customer' of 'custid'.",
+        ),
     ],
-    ids=["ok", "header-clash", "reserved-word", "role-twice", "no-columns"],
+    ids=[
+        "ok",
+        "header-clash",
+        "reserved-word",
+        "role-twice",
+        "no-columns",
+        "role-on-text",
+        "unknown-directive",
+        "time-zone",
+        "alias-repeated",
+    ],
 )
 def test_config_create_table_refusals_show_the_service_message(staff_client, db, table_name, rows, message):
     response = staff_client.post("/config/tables/new/", table_post(table_name, *rows))
@@ -521,6 +551,82 @@ def test_config_create_table_refusals_show_the_service_message(staff_client, db,
     assert response.status_code == 200
     assert message in page_text(response)
     assert not ImportTable.objects.filter(table_name=table_name).exists()
+
+
+def test_config_create_table_with_its_settings_and_a_rounding_column(staff_client, db):
+    data = table_post("ledger", column_row(0, "total", "decimal", decimal_places="2", round_decimals="on"))
+    data.update(
+        on_duplicate="reject",
+        decimal_separator=",",
+        thousands_separator=" ",
+        distributor_match="exact",
+        distributor_prefix_length="5",
+    )
+    response = staff_client.post("/config/tables/new/", data)
+    assert response.status_code == 302, page_text(response)
+    table = ImportTable.objects.get(table_name="ledger")
+    settings = ("on_duplicate", "decimal_separator", "thousands_separator", "distributor_match")
+    assert [getattr(table, name) for name in settings] == ["reject", ",", " ", "exact"]
+    assert table.distributor_prefix_length == 5
+    assert table.columns.get().round_decimals is True
+    page = page_text(staff_client.get(response["Location"]))
+    assert "Rounds decimals" in page
+    assert '<option value="reject" selected>' in page and '<option value=" " selected>' in page
+
+
+def test_config_create_table_refuses_clashing_separators(staff_client, db):
+    data = table_post("ledger", column_row(0, "total", "decimal"))
+    data.update(decimal_separator=",", thousands_separator=",")
+    response = staff_client.post("/config/tables/new/", data)
+    assert response.status_code == 200
+    assert (
+        "thousands_separator: The thousands separator cannot be the decimal separator (','): "
+        "a number such as 1.234 would read two ways."
+    ) in page_text(response)
+    assert not ImportTable.objects.exists()
+
+
+def test_config_new_table_form_offers_every_setting(staff_client, db):
+    text = page_text(staff_client.get("/config/tables/new/"))
+    for name in ("on_duplicate", "decimal_separator", "thousands_separator", "distributor_match"):
+        assert f'name="{name}"' in text
+    assert 'name="distributor_prefix_length" value="2"' in text
+    assert '<option value="update" selected>Update the existing row in place</option>' in text
+    assert 'name="columns-0-round_decimals"' in text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"on_duplicate": "skip"},
+        {"decimal_separator": ",", "thousands_separator": "."},
+        {"thousands_separator": "'"},
+        {"distributor_match": "exact", "distributor_prefix_length": "6"},
+    ],
+    ids=["skip-duplicates", "comma-decimals", "apostrophe-thousands", "exact-distributor"],
+)
+def test_config_edit_table_settings(staff_client, demo_tables, changes):
+    table = ImportTable.objects.get(table_name="sales")
+    url = f"/config/tables/{table.pk}/"
+    initial = staff_client.get(url).context["form"].initial
+    data = {k: v for k, v in {**initial, **changes}.items() if v is not False}
+    data = {k: "on" if v is True else str(v) for k, v in data.items()}
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, page_text(response)
+    table.refresh_from_db()
+    assert {name: str(getattr(table, name)) for name in changes} == changes
+    assert "Table sales saved." in page_text(staff_client.get(url))
+
+
+def test_config_column_edit_sets_round_decimals(staff_client, demo_tables):
+    column = ColumnConfig.objects.get(table__table_name="sales", column_name="amount_jual")
+    edit = staff_client.get(f"/config/columns/{column.pk}/")
+    assert 'name="round_decimals"' in edit.content.decode()
+    data = {k: v for k, v in edit.context["form"].initial.items() if v not in (False, None)}
+    response = staff_client.post(f"/config/columns/{column.pk}/", {**data, "round_decimals": "on"})
+    assert response.status_code == 302
+    column.refresh_from_db()
+    assert column.round_decimals is True
 
 
 def test_config_edit_allowed_file_names(staff_client, demo_tables):

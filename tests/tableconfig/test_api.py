@@ -28,6 +28,15 @@ POSTMAN_COLUMN = {"column_name": "notes", "data_type": "str"}
 POSTMAN_COLUMN_UPDATE = {"is_mandatory": True, "data_type": "str"}
 POSTMAN_ALIAS = {"alias_name": "item_code"}
 
+# The table settings of a table created without them.
+TABLE_SETTINGS_DEFAULTS = {
+    "on_duplicate": "update",
+    "decimal_separator": ".",
+    "thousands_separator": "",
+    "distributor_match": "prefix",
+    "distributor_prefix_length": 2,
+}
+
 ALL_WRITE_PERMS = [
     "tableconfig.add_importtable",
     "tableconfig.change_importtable",
@@ -107,6 +116,7 @@ def test_tables_list_shows_each_table_with_its_column_count(admin_api, stocks):
             "column_count": 3,
         }
     ]
+    assert {k: body["data"][0][k] for k in TABLE_SETTINGS_DEFAULTS} == TABLE_SETTINGS_DEFAULTS
     assert {"description", "reject_file_on_error", "created_at", "updated_at"} <= set(body["data"][0])
 
 
@@ -237,6 +247,43 @@ def _column(**extra):
             {"table_name": "products", "columns": [_column(type="date", date_format="dd/mm/yyyy")]},
             "date_format: 'dd/mm/yyyy' is not a strftime format",
         ),
+        (
+            {"table_name": "products", "columns": [_column(type="date", date_format="%d %b, %Y|%Q")]},
+            "date_format: '%Q' is not a date format the import can read: 'Q' is a bad directive in format '%Q'.",
+        ),
+        (
+            {"table_name": "products", "columns": [_column(type="datetime", date_format="%Y-%m-%d %H:%M%z")]},
+            "date_format: '%Y-%m-%d %H:%M%z' has a time zone (%z or %Z), but time zones are not stored",
+        ),
+        (
+            {"table_name": "products", "columns": [_column(role="period")]},
+            "role: The role 'period' needs a column of type date or datetime; 'sku' is of type str.",
+        ),
+        (
+            {"table_name": "products", "columns": [_column(round_decimals=True)]},
+            "round_decimals: Rounding applies to columns of type decimal only; 'sku' is of type str.",
+        ),
+        (
+            {"table_name": "products", "columns": [_column(aliases=["Item", "ITEM"])]},
+            "The alias 'ITEM' (read as 'item') repeats the alias 'Item' of 'sku'.",
+        ),
+        (
+            {
+                "table_name": "products",
+                "decimal_separator": ",",
+                "thousands_separator": ",",
+                "columns": [_column()],
+            },
+            "thousands_separator: The thousands separator cannot be the decimal separator (',')",
+        ),
+        (
+            {"table_name": "products", "on_duplicate": "merge", "columns": [_column()]},
+            'on_duplicate: "merge" is not a valid choice.',
+        ),
+        (
+            {"table_name": "products", "distributor_prefix_length": 0, "columns": [_column()]},
+            "distributor_prefix_length: Ensure this value is greater than or equal to 1.",
+        ),
     ],
     ids=[
         "no-table-name",
@@ -255,6 +302,14 @@ def _column(**extra):
         "repeated-role",
         "alias-clashes-with-column",
         "date-format-without-directive",
+        "date-format-unknown-directive",
+        "date-format-time-zone",
+        "role-on-a-text-column",
+        "rounding-a-text-column",
+        "alias-repeated-on-its-column",
+        "separator-clash",
+        "unknown-duplicate-policy",
+        "prefix-length-zero",
     ],
 )
 def test_tables_create_refuses_a_bad_body_before_any_ddl(admin_api, body, message):
@@ -354,6 +409,253 @@ def test_table_filename_of_an_unknown_table_is_404(admin_api):
         404,
         "Table 999 not found.",
     )
+
+
+def test_tables_create_stores_the_table_settings_and_column_rounding(admin_api):
+    settings = {
+        "on_duplicate": "skip",
+        "decimal_separator": ",",
+        "thousands_separator": ".",
+        "distributor_match": "exact",
+        "distributor_prefix_length": 4,
+    }
+    body = {
+        "table_name": "ledger",
+        **settings,
+        "columns": [{"name": "amount", "type": "decimal", "decimal_places": 2, "round_decimals": True}],
+    }
+    response = admin_api.post("/api/tables", body, format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()["data"]
+    assert {k: data[k] for k in settings} == settings
+    assert data["columns"][0]["round_decimals"] is True
+    listed = admin_api.get("/api/tables").json()["data"][0]
+    assert {k: listed[k] for k in settings} == settings
+    stored = ImportTable.objects.get()
+    assert {k: getattr(stored, k) for k in settings} == settings
+
+
+def test_tables_create_postman_request_gets_the_default_settings(admin_api):
+    data = admin_api.post("/api/tables", POSTMAN_TABLE, format="json").json()["data"]
+    assert {k: data[k] for k in TABLE_SETTINGS_DEFAULTS} == TABLE_SETTINGS_DEFAULTS
+    assert {c["round_decimals"] for c in data["columns"]} == {False}
+
+
+TABLE_SETTING_CHANGES = [
+    {"display_name": "Warehouse stock"},
+    {"allowed_filename": "stock_*, gudang_*"},
+    {"description": "Daily stock per warehouse."},
+    {"is_active": False},
+    {"reject_file_on_error": True},
+    {"on_duplicate": "reject"},
+    {"on_duplicate": "skip"},
+    {"decimal_separator": ",", "thousands_separator": "."},
+    {"thousands_separator": " "},
+    {"thousands_separator": "'"},
+    {"distributor_match": "exact"},
+    {"distributor_prefix_length": 50},
+]
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize(
+    "changes",
+    TABLE_SETTING_CHANGES,
+    ids=[
+        "display-name",
+        "allowed-filename",
+        "description",
+        "inactive",
+        "reject-file",
+        "reject-duplicates",
+        "skip-duplicates",
+        "comma-decimals",
+        "space-thousands",
+        "apostrophe-thousands",
+        "exact-distributor",
+        "prefix-50",
+    ],
+)
+def test_table_update_changes_any_setting(admin_api, stocks, method, changes):
+    response = _send(admin_api, method, f"/api/tables/{stocks.pk}", changes)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["success"] is True
+    data = body["data"]
+    assert {k: data[k] for k in changes} == changes
+    assert (data["id"], data["table_name"], data["column_count"], data["schema_changes"]) == (
+        stocks.pk,
+        "stocks",
+        3,
+        [],
+    )
+    stored = ImportTable.objects.get(pk=stocks.pk)
+    assert {k: getattr(stored, k) for k in changes} == changes
+    untouched = {k: v for k, v in TABLE_SETTINGS_DEFAULTS.items() if k not in changes}
+    assert {k: getattr(stored, k) for k in untouched} == untouched
+
+
+def test_table_update_renames_the_physical_table_with_its_rows(admin_api, stocks):
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {connection.ops.quote_name('stocks')} (kode_barang) VALUES (%s)", ["A1"])
+    response = admin_api.put(f"/api/tables/{stocks.pk}", {"table_name": "warehouse"}, format="json")
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert (data["table_name"], data["schema_changes"]) == (
+        "warehouse",
+        ["renamed table stocks to warehouse"],
+    )
+    assert table_schema_inspect("stocks") is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT kode_barang FROM warehouse")
+        assert [tuple(r) for r in cursor.fetchall()] == [("A1",)]
+    assert admin_api.get("/api/tables/warehouse/columns").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Send at least one of: table_name, display_name, allowed_filename, description, is_active"),
+        ({"on_duplicate": "merge"}, 'on_duplicate: "merge" is not a valid choice.'),
+        ({"decimal_separator": ";"}, 'decimal_separator: ";" is not a valid choice.'),
+        ({"thousands_separator": "_"}, 'thousands_separator: "_" is not a valid choice.'),
+        ({"distributor_match": "fuzzy"}, 'distributor_match: "fuzzy" is not a valid choice.'),
+        (
+            {"thousands_separator": "."},
+            "thousands_separator: The thousands separator cannot be the decimal separator ('.'): "
+            "a number such as 1.234 would read two ways.",
+        ),
+        (
+            {"decimal_separator": ",", "thousands_separator": ","},
+            "thousands_separator: The thousands separator cannot be the decimal separator (',')",
+        ),
+        (
+            {"distributor_prefix_length": 0},
+            "distributor_prefix_length: Ensure this value is greater than or equal to 1.",
+        ),
+        (
+            {"distributor_prefix_length": 51},
+            "distributor_prefix_length: Ensure this value is less than or equal to 50.",
+        ),
+        ({"is_active": "maybe"}, "is_active: Must be a valid boolean."),
+        ({"table_name": "select"}, "table_name: 'select' is a reserved SQL word"),
+        ({"table_name": "Stocks"}, "table_name: 'Stocks' is not a valid table name"),
+    ],
+    ids=[
+        "empty",
+        "unknown-policy",
+        "unknown-decimal-separator",
+        "unknown-thousands-separator",
+        "unknown-distributor-match",
+        "thousands-equals-default-decimal",
+        "both-commas",
+        "prefix-zero",
+        "prefix-51",
+        "not-a-boolean",
+        "reserved-word",
+        "uppercase-name",
+    ],
+)
+def test_table_update_refuses_a_bad_body_and_changes_nothing(admin_api, stocks, body, message):
+    before = ImportTable.objects.values().get(pk=stocks.pk)
+    response = admin_api.put(f"/api/tables/{stocks.pk}", body, format="json")
+    _refused(response, 400, message)
+    assert ImportTable.objects.values().get(pk=stocks.pk) == before
+    assert table_schema_inspect("stocks") is not None
+
+
+def test_table_update_refusal_from_the_rules_carries_its_code_and_field(admin_api, stocks):
+    response = admin_api.patch(f"/api/tables/{stocks.pk}", {"thousands_separator": "."}, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["success"], body["code"], body["field"]) == (False, "separator_clash", "thousands_separator")
+
+
+def test_table_update_of_an_unknown_table_is_404(admin_api):
+    _refused(
+        admin_api.put("/api/tables/999", {"on_duplicate": "skip"}, format="json"), 404, "Table 999 not found."
+    )
+
+
+def test_table_update_is_in_the_openapi_document(admin_api):
+    document = admin_api.get("/api/schema/", {"format": "json"}).json()
+    operations = document["paths"]["/api/tables/{id}"]
+    assert set(operations) >= {"put", "patch"}
+    schemas = document["components"]["schemas"]
+    for method in ("put", "patch"):
+        request = operations[method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        fields = schemas[request.rsplit("/", 1)[1]]["properties"]
+        assert set(TABLE_SETTINGS_DEFAULTS) <= set(fields)
+        answer = operations[method]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert answer.endswith("/TableChangedResponse")
+        assert {"400", "401", "403", "404"} <= set(operations[method]["responses"])
+    changed = schemas["TableChanged"]["properties"]
+    assert {"schema_changes", "on_duplicate", "distributor_prefix_length"} <= set(changed)
+    assert "round_decimals" in schemas["Column"]["properties"]
+
+
+def test_column_update_sets_round_decimals_on_a_decimal_only(admin_api, stocks):
+    price = admin_api.post(
+        "/api/tables/stocks/columns", {"column_name": "price", "data_type": "decimal"}, format="json"
+    ).json()["data"]
+    response = admin_api.patch(f"/api/columns/{price['id']}", {"round_decimals": True}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["round_decimals"] is True
+    qty = stocks.columns.get(column_name="qty")
+    refused = admin_api.patch(f"/api/columns/{qty.pk}", {"round_decimals": True}, format="json")
+    _refused(
+        refused,
+        400,
+        "round_decimals: Rounding applies to columns of type decimal only; 'qty' is of type int.",
+    )
+    assert refused.json()["code"] == "option_type_mismatch"
+    qty.refresh_from_db()
+    assert qty.round_decimals is False
+
+
+def test_column_update_refuses_a_type_its_role_does_not_fit(admin_api, stocks):
+    do_date = stocks.columns.get(column_name="do_date")
+    assert admin_api.put(f"/api/columns/{do_date.pk}", {"role": "period"}, format="json").status_code == 200
+    response = admin_api.put(f"/api/columns/{do_date.pk}", {"data_type": "str"}, format="json")
+    _refused(
+        response,
+        400,
+        "role: The role 'period' needs a column of type date or datetime; 'do_date' is of type str.",
+    )
+    assert response.json()["code"] == "role_type_mismatch"
+    assert table_schema_inspect("stocks")["do_date"].data_type == "date"
+    do_date.refresh_from_db()
+    assert (do_date.data_type, do_date.role) == ("date", "period")
+
+
+def test_column_update_narrowing_below_stored_values_is_refused_and_nothing_changes(admin_api, stocks):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {connection.ops.quote_name('stocks')} (kode_barang) VALUES (%s)", ["ABCDEFGH"]
+        )
+    kode = stocks.columns.get(column_name="kode_barang")
+    response = admin_api.patch(f"/api/columns/{kode.pk}", {"max_length": 4}, format="json")
+    _refused(response, 400, "Cannot shorten column 'kode_barang' of stocks to 4 characters")
+    assert table_schema_inspect("stocks")["kode_barang"].max_length == 255
+    kode.refresh_from_db()
+    assert kode.max_length == 255
+
+
+def test_alias_add_refuses_a_repeat_on_its_own_column(admin_api, stocks):
+    kode = stocks.columns.get(column_name="kode_barang")
+    for alias_name, message in [
+        ("KODE", "The alias 'KODE' (read as 'kode') repeats the alias 'Kode' of 'kode_barang'."),
+        (
+            "Kode Barang",
+            "The alias 'Kode Barang' (read as 'kode_barang') is the name of its own column 'kode_barang'.",
+        ),
+    ]:
+        response = admin_api.post(
+            f"/api/columns/{kode.pk}/aliases", {"alias_name": alias_name}, format="json"
+        )
+        _refused(response, 400, message)
+        assert response.json()["code"] == "header_clash"
+    assert list(kode.aliases.values_list("alias_name", flat=True)) == ["Kode"]
 
 
 # --- Columns ------------------------------------------------------------------------------------
@@ -605,6 +907,8 @@ READS = [("GET", "/api/tables"), ("GET", "/api/tables/stocks/columns")]
 WRITES = [
     ("POST", "/api/tables", POSTMAN_TABLE, "tableconfig.add_importtable", 201),
     ("PUT", "/api/tables/{table}/filename", POSTMAN_FILENAME, "tableconfig.change_importtable", 200),
+    ("PUT", "/api/tables/{table}", {"on_duplicate": "skip"}, "tableconfig.change_importtable", 200),
+    ("PATCH", "/api/tables/{table}", {"on_duplicate": "skip"}, "tableconfig.change_importtable", 200),
     ("POST", "/api/tables/stocks/columns", POSTMAN_COLUMN, "tableconfig.add_columnconfig", 201),
     ("PUT", "/api/columns/{column}", POSTMAN_COLUMN_UPDATE, "tableconfig.change_columnconfig", 200),
     ("PATCH", "/api/columns/{column}", POSTMAN_COLUMN_UPDATE, "tableconfig.change_columnconfig", 200),
@@ -614,6 +918,8 @@ WRITES = [
 WRITE_IDS = [
     "create-table",
     "change-filename",
+    "update-table",
+    "patch-table",
     "add-column",
     "update-column",
     "patch-column",
@@ -663,6 +969,7 @@ def test_api_refuses_writes_to_a_user_without_the_permission(
     }
     assert Alias.objects.count() == 2
     assert ImportTable.objects.get(table_name="stocks").allowed_filename == "stock_*"
+    assert ImportTable.objects.get(table_name="stocks").on_duplicate == "update"
     assert (
         not ColumnConfig.objects.get(column_name="kode_barang")
         .aliases.filter(alias_name="item_code")
@@ -703,10 +1010,11 @@ def test_api_refuses_a_method_an_endpoint_does_not_have(admin_api, ids):
     [
         ("/api/tables", 200, "table_name"),
         ("/api/tables/stocks/columns", 200, "column_name"),
+        ("/api/tables/{table}", 405, "on_duplicate"),
         ("/api/columns/{column}", 405, "data_type"),
         ("/api/columns/{column}/aliases", 405, "alias_name"),
     ],
-    ids=["tables", "columns", "column", "aliases"],
+    ids=["tables", "columns", "table", "column", "aliases"],
 )
 def test_api_is_browsable(admin_api, ids, path, status, form):
     response = admin_api.get(path.format(**ids), HTTP_ACCEPT="text/html")
