@@ -83,6 +83,10 @@ class ImportJobAdmin(admin.ModelAdmin):
                     "success_count",
                     "error_count",
                     "duplicate_count",
+                    "inserted_count",
+                    "updated_count",
+                    "skipped_count",
+                    "repeated_count",
                 )
             },
         ),

@@ -68,8 +68,15 @@ class TablePreview:
 
     @property
     def cells(self) -> list[list[tuple[ExportColumn, object]]]:
-        """Each row's values paired with their columns, for templates."""
-        return [list(zip(self.columns, row, strict=True)) for row in self.rows]
+        """Each row's values paired with their columns, for templates: None, a bool, or the exact text the
+        CSV export writes (every decimal digit, microseconds, years below 1000 padded)."""
+        return [
+            [
+                (c, v if v is None or c.data_type == DataType.BOOL else value_text(c, v))
+                for c, v in zip(self.columns, row, strict=True)
+            ]
+            for row in self.rows
+        ]
 
 
 ENGINE_COLUMNS = (
@@ -209,16 +216,28 @@ def table_preview(*, table: ImportTable, filters: RowFilter, limit: int = PREVIE
     return TablePreview(columns=columns, rows=rows, limit=limit)
 
 
+def value_text(column: ExportColumn, value) -> str:
+    """A stored value as exact text: decimals in plain notation with every digit, dates ISO (0001-01-01),
+    times with their microseconds when they have any."""
+    if column.data_type == DataType.DECIMAL:
+        return f"{value:f}"
+    if column.data_type == DataType.DATE:
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    if column.data_type == DataType.DATETIME:
+        return f"{value.year:04d}-{value:%m-%d %H:%M:%S}" + (
+            f".{value.microsecond:06d}" if value.microsecond else ""
+        )
+    return str(value)
+
+
 def _csv_text(column: ExportColumn, value) -> str:
     if value is None:
         return ""
     if column.data_type == DataType.BOOL:
         return "true" if value else "false"
-    if column.data_type == DataType.DATETIME:
-        return value.isoformat(sep=" ")
     if column.data_type == DataType.STR:
         return cell_neutralize(value)
-    return str(value)
+    return value_text(column, value)
 
 
 class _Line:
@@ -244,6 +263,9 @@ def _xlsx_value(column: ExportColumn, value):
     if column.data_type == DataType.STR and value is not None:
         # openpyxl would store text starting with '=' as a formula, and refuses control characters.
         return cell_neutralize(ILLEGAL_CHARACTERS_RE.sub("", value))
+    if column.data_type == DataType.DECIMAL and value is not None and Decimal(repr(float(value))) != value:
+        # A spreadsheet number is a binary float (15-17 digits): a decimal it cannot hold goes as exact text.
+        return value_text(column, value)
     return value
 
 
