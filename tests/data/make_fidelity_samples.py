@@ -124,11 +124,53 @@ def padded_keys() -> bytes:
 
 
 def dist_mixed() -> bytes:
-    """Sales of distributor 31001, except row 3 (31002: same first 2 characters) and row 9 (3200123)."""
-    distids = {3: "31002", 9: "3200123"}
+    """Sales of distributor 31001, except row 8 (31002: the same first 2 characters) and row 9 (3200123). The
+    first 5 values (rows 2-6, what quick validation looks at) are all 31001."""
+    distids = {8: "31002", 9: "3200123"}
     lines = [",".join(SALES_HEADER)]
     lines += [sales_line(row - 1, distid=distids.get(row, "31001")) for row in range(2, 12)]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# (dotanggal, exportdate) for sales_dates_edge.csv, rows 2 to 9; the comment says what the import does. The first
+# two rows are valid: quick validation checks them before the import.
+DATES_EDGE = [
+    ("0001-01-01", "0001-01-01 00:00:00"),  # stored: the first day
+    ("9999-12-31", "9999-12-31 23:59:59.999999"),  # stored: the last microsecond
+    ("0000-01-01", "2026-10-31 23:00:00"),  # rejected: there is no year 0
+    ("03/04/2026 00:00", "2026-10-31 10:15:00.999"),  # stored: midnight is the date; milliseconds kept
+    ("03/04/2026 23:59", "2026-10-31 23:00:00"),  # rejected: a time of day in a date column
+    ("31/11/2026", "2026-10-31 23:00:00"),  # rejected: November has 30 days
+    ("2026-10-05", "2026-10-31 10:15:00.1234567"),  # rejected: more than microseconds
+    ("1677-01-01", "2263-01-01 00:00:00.5"),  # stored: outside pandas' nanosecond range
+]
+
+
+def dates_edge() -> bytes:
+    lines = [",".join(SALES_HEADER)]
+    for n, (day, exported) in enumerate(DATES_EDGE, start=1):
+        line = sales_line(n).split(",")
+        line[2], line[7] = day, exported
+        lines.append(",".join(line))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# (sku, price) for products_long_decimals.csv into price decimal(18,4), rows 2 to 7 (the first two valid).
+LONG_DECIMALS = [
+    ("P2", "1.50000"),  # stored 1.5000: trailing zeros are not more places
+    ("P3", "99999999999999.9999"),  # stored with all 18 digits
+    ("P1", "1.23456"),  # too_many_decimals (rounded to 1.2346 when the column rounds)
+    ("P4", "-0.0001"),
+    ("P5", "12345678901234.5678"),
+    ("P6", "2.00005"),  # too_many_decimals (2.0001 when the column rounds)
+]
+
+
+def long_decimals() -> bytes:
+    rows = [("sku", "product_name", "price")] + [
+        (sku, f"Product {sku}", price) for sku, price in LONG_DECIMALS
+    ]
+    return "".join(",".join(row) + "\n" for row in rows).encode("utf-8")
 
 
 def fidelity_files() -> dict[str, bytes]:
@@ -141,6 +183,8 @@ def fidelity_files() -> dict[str, bytes]:
         "sales_nul_byte.csv": nul_byte(),
         "products_padded_keys.csv": padded_keys(),
         "sales_dist_mixed.csv": dist_mixed(),
+        "sales_dates_edge.csv": dates_edge(),
+        "products_long_decimals.csv": long_decimals(),
     }
 
 

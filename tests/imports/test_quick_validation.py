@@ -134,40 +134,52 @@ def test_quick_file_no_encoding_fits_is_refused_with_the_offset(tmp_path, demo_t
 
 
 @pytest.mark.parametrize(
-    ("settings", "dist_id", "error"),
+    ("settings", "name", "dist_id", "error"),
     [
-        pytest.param({}, "31001", None, id="prefix-2-row-3-shares-the-start"),
+        pytest.param({}, "sales_dist_mixed.csv", "31001", None, id="prefix-2-first-5-values-match"),
+        pytest.param(
+            {"distributor_match": "exact"}, "sales_dist_mixed.csv", "31001", None, id="exact-first-5-values"
+        ),
         pytest.param(
             {"distributor_match": "exact"},
+            "sales_dist42.csv",
             "31001",
-            "DistID mismatch: expected 31001, found 31002 (row 3)",
-            id="exact",
+            "DistID mismatch: expected 31001, found 42001 (row 2)",
+            id="exact-mismatch",
         ),
         pytest.param(
             {"distributor_prefix_length": 5},
+            "sales_dist42.csv",
             "31001",
-            "DistID prefix mismatch: expected 31001.., found 31002.. (row 3)",
+            "DistID prefix mismatch: expected 31001.., found 42001.. (row 2)",
             id="prefix-5",
         ),
         pytest.param(
-            {}, "  42001 ", "DistID prefix mismatch: expected 42.., found 31.. (row 2)", id="dist-id-stripped"
+            {},
+            "sales_dist_mixed.csv",
+            "  42001 ",
+            "DistID prefix mismatch: expected 42.., found 31.. (row 2)",
+            id="dist-id-stripped",
         ),
     ],
 )
-def test_quick_distributor_head_check_uses_the_table_rule(tmp_path, demo_tables, settings, dist_id, error):
+def test_quick_distributor_head_check_uses_the_table_rule(
+    tmp_path, demo_tables, settings, name, dist_id, error
+):
     ImportTable.objects.filter(table_name="sales").update(**settings)
-    result = validate(tmp_path, "sales_dist_mixed.csv", dist_id=dist_id)
+    result = validate(tmp_path, name, as_name="sales.csv", dist_id=dist_id)
     assert (result.valid, result.error) == (error is None, error)
     if error:
         assert result.error_code == "dist_prefix_mismatch"
 
 
 def test_quick_distributor_head_check_looks_at_the_first_5_values_only(tmp_path, demo_tables):
-    # Row 9 (3200123) is the 8th value: the head check passes, the full import rejects that row.
+    # Rows 8 (31002) and 9 (3200123) come after the first 5 values: the full import checks them.
+    ImportTable.objects.filter(table_name="sales").update(distributor_match="exact")
     result = validate(tmp_path, "sales_dist_mixed.csv", dist_id="31001")
     assert result.valid and result.rows == 10
     rule = result.mapping.rules[0]
-    assert (rule.name, rule.distributor) == ("distid", DistributorRule("31001", "prefix", 2))
+    assert (rule.name, rule.distributor) == ("distid", DistributorRule("31001", "exact", 2))
 
 
 def test_quick_rules_carry_the_table_separators(tmp_path, demo_tables):
