@@ -439,9 +439,22 @@ def table_schema_plan(
         )
     plan.extra_columns = sorted(n for n in actual if n not in ENGINE_COLUMNS and n not in names)
     plan.kept = [actual[n] for n in plan.extra_columns if actual[n] is not None]
+    unmanaged = [n for n in plan.extra_columns if actual[n] is None]
+    if unmanaged and connection.vendor == "sqlite" and any(_sqlite_rebuilds(c) for c in plan.changes):
+        raise SchemaChangeRefused(
+            f"Table {table_name} has columns of a type importhub does not manage ({', '.join(unmanaged)}): "
+            "SQLite rebuilds the table for this change and would drop them. Convert or drop them by hand first.",
+            code="unmanaged_column",
+        )
     order = {"rename_table": 0, "add_engine_column": 1, "add_column": 2, "alter_column": 3}
     plan.changes.sort(key=lambda c: order.get(c.kind, 0))
     return plan
+
+
+def _sqlite_rebuilds(change: SchemaChange) -> bool:
+    """Whether Django's SQLite schema editor makes this change by copying the table into a new one, which
+    keeps only the columns of the model."""
+    return change.kind == "alter_column" or (change.kind == "add_column" and change.new.is_unique)
 
 
 # --- Refusals: a change that would lose, round or reject stored values ------------------------------

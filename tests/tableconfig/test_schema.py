@@ -1,11 +1,13 @@
 """Physical tables follow the configuration on SQLite and MySQL; unsafe changes and identifiers are refused."""
 
+from decimal import Decimal
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
 from importhub.errors import ConfigError, SchemaChangeRefused
 from tableconfig.models import ImportTable
-from tableconfig.schema import ColumnSpec, table_schema_inspect, table_schema_plan
+from tableconfig.schema import ColumnSpec, table_schema_inspect, table_schema_plan, table_schema_sync
 from tableconfig.services import column_create, column_update, import_table_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -103,6 +105,24 @@ def test_widening_a_text_column_keeps_values():
     assert _select("products", "product_name") == ["Tea"]
 
 
+def test_column_update_narrowing_a_decimal_that_holds_wider_values_is_refused_and_config_kept():
+    table = _make_products()
+    _insert("products", sku="A1", price="1234.5678")
+    price = table.columns.get(column_name="price")
+
+    with pytest.raises(SchemaChangeRefused) as excinfo:
+        column_update(column=price, decimal_places=2)
+
+    assert excinfo.value.code == "decimal_change_refused"
+    assert excinfo.value.message == (
+        "Cannot change column 'price' of products to decimal(18,2): 1 stored value has more than 2 decimal "
+        "places and would be rounded, e.g. '1234.5678'."
+    )
+    assert table.columns.get(column_name="price").decimal_places == 4
+    assert table_schema_inspect("products")["price"].decimal_places == 4
+    assert [Decimal(str(v)) for v in _select("products", "price")] == [Decimal("1234.5678")]
+
+
 def test_making_a_column_unique_with_duplicates_is_refused():
     table = _make_products()
     _insert("products", sku="A1", product_name="Tea")
@@ -152,3 +172,26 @@ def test_emoji_round_trips():
     _make_products()
     _insert("products", sku="E1", product_name="Kopi ☕ 🚀 ñ")
     assert _select("products", "product_name") == ["Kopi ☕ 🚀 ñ"]
+
+
+def test_a_column_of_a_type_importhub_does_not_manage_is_never_dropped():
+    specs = [ColumnSpec("sku", "str", max_length=20)]
+    table_schema_sync(table_name="products", specs=specs)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE products ADD COLUMN weight real")
+    _insert("products", sku="A1", weight=1.5)
+    wider = [ColumnSpec("sku", "str", max_length=50)]
+
+    if connection.vendor == "sqlite":
+        with pytest.raises(SchemaChangeRefused) as excinfo:
+            table_schema_sync(table_name="products", specs=wider)
+        assert excinfo.value.message == (
+            "Table products has columns of a type importhub does not manage (weight): SQLite rebuilds the table "
+            "for this change and would drop them. Convert or drop them by hand first."
+        )
+        assert table_schema_inspect("products")["sku"].max_length == 20
+    else:
+        assert table_schema_sync(table_name="products", specs=wider) == [
+            "changed column sku from str(20) to str(50)"
+        ]
+    assert _select("products", "weight") == [1.5]

@@ -9,9 +9,11 @@ from tableconfig.services import table_schema_check, table_schema_sync_config
 
 class Command(BaseCommand):
     help = (
-        "Compare each configured table (or the named ones) with its physical table and apply what is missing. "
-        "Columns no longer configured are kept. Exits non-zero when a change is refused, or with --check "
-        "when any table is out of line."
+        "Compare each configured table (or the named ones) with its physical table and apply what is missing, "
+        "including exact storage for tables created before it (binary collation of text columns on "
+        "MySQL/MariaDB, decimals kept as text on SQLite). Columns no longer configured are kept. A change that "
+        "would shorten, round or reject stored values is refused, quoting some of them. Exits non-zero when a "
+        "change is refused, or with --check when any table is out of line."
     )
 
     def add_arguments(self, parser):
