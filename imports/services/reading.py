@@ -672,7 +672,8 @@ class _DecodeCheck:
     def _use(self, body: str) -> None:
         self.utf8 = codecs.lookup(body).name == "utf-8"
         self._decoder = codecs.getincrementaldecoder("utf-8")() if self.utf8 else None
-        self._undefined = None if self.utf8 else _undefined_bytes(codecs.lookup(body).name)
+        self._undefined = () if self.utf8 else _undefined_bytes(codecs.lookup(body).name)
+        self._defined = bytes(value for value in range(256) if bytes([value]) not in self._undefined)
 
     def feed(self, data: bytes, *, offset: int) -> int | None:
         """None, or the file offset of the first byte that decodes in no supported encoding."""
@@ -705,22 +706,22 @@ class _DecodeCheck:
         return None
 
     def _table_feed(self, data: bytes, *, offset: int) -> int | None:
-        if data.isascii():
+        # Deleting every defined byte leaves the undefined ones: nothing left is the common, fast answer.
+        if not data.translate(None, self._defined):
             return None
-        bad = np.flatnonzero(self._undefined[np.frombuffer(data, dtype=np.uint8)])
-        return offset + int(bad[0]) if len(bad) else None
+        return offset + min(at for value in self._undefined if (at := data.find(value)) != -1)
 
 
 @functools.cache
-def _undefined_bytes(encoding: str) -> np.ndarray:
-    """For a single-byte code page: which of the 256 byte values decode to nothing (cp1252: 0x81, 0x8D...)."""
-    undefined = np.zeros(256, dtype=bool)
+def _undefined_bytes(encoding: str) -> tuple[bytes, ...]:
+    """For a single-byte code page: the byte values that decode to nothing (cp1252: 0x81, 0x8D, 0x8F...)."""
+    undefined = []
     for value in range(256):
         try:
             bytes([value]).decode(encoding)
         except UnicodeDecodeError:
-            undefined[value] = True
-    return undefined
+            undefined.append(bytes([value]))
+    return tuple(undefined)
 
 
 def _undecodable_error(
