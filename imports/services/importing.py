@@ -20,6 +20,8 @@ from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from importhub.errors import FileRejected
+from tableconfig.schema import table_schema_drift
+from tableconfig.services import table_specs
 
 from ..models import ImportJob, JobStatus
 from .batches import import_job_enqueue
@@ -205,14 +207,22 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
         raise FileRejected(
             f"The uploaded file {job.original_filename} is no longer on the server.", code="file_missing"
         )
-    fmt, head = file_open_head(path=path, sample_rows=1, name=job.original_filename)
+    # The encoding is checked against the whole file, as quick validation did, before anything is loaded.
+    fmt, head = file_open_head(path=path, sample_rows=1, name=job.original_filename, whole_file=True)
     columns = table_columns(table)
-    mapping = headers_map(columns=columns, headers=head.normalized)
+    mapping = headers_map(columns=columns, headers=head.normalized, table=table, dist_id=job.dist_id)
     if mapping.missing_mandatory:
         raise FileRejected(mapping.missing_message(), code="missing_columns")
     if mapping.ignored_headers:
         outcome.warnings.append(mapping.ignored_message())
 
+    drift = table_schema_drift(table_name=table.table_name, specs=table_specs(table))
+    if drift:
+        raise FileRejected(
+            f"The table {table.table_name} in the database differs from its configuration: {'; '.join(drift)}. "
+            "Run manage.py sync_tables (or save the table in admin), then import again. Nothing was loaded.",
+            code="table_out_of_sync",
+        )
     names = [c.column_name for c in columns]
     unique = [c.column_name for c in columns if c.is_unique]
     errors_file = _ErrorsFile(job_errors_path(job), head.headers)
