@@ -320,7 +320,7 @@ def import_table_save(
     aliases = [a for d in touched for a in d.aliases_changed]
     if dry_run:
         return TableSaved(
-            target, [d.column for d in touched], aliases, plan.summary() if plan else [], bool(plan)
+            target, [d.column for d in touched], aliases, plan.summary() if plan else [], plan is not None
         )
     done = table_schema_apply(plan) if plan else []
     try:
@@ -339,7 +339,7 @@ def import_table_save(
     except IntegrityError as exc:
         # Only a concurrent change of the same table gets here: the checks above passed a moment ago.
         raise ConfigError(f"Table {target.table_name} changed meanwhile: {exc}", code="conflict") from exc
-    return TableSaved(target, [d.column for d in touched], aliases, done, bool(plan))
+    return TableSaved(target, [d.column for d in touched], aliases, done, plan is not None)
 
 
 def import_table_create(*, table_name: str, columns: Iterable[Mapping] = (), **settings) -> ImportTable:
