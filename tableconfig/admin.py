@@ -133,8 +133,9 @@ class ServiceSavedAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return self._changeform_view(request, object_id, form_url, extra_context)
-        except ConfigError as exc:
-            # Refused between the form's dry run and the save (the data changed meanwhile): nothing was saved.
+        except ImportHubError as exc:
+            # Refused between the form's dry run and the save (the data or the configuration changed
+            # meanwhile): the service saved nothing.
             messages.error(request, f"Nothing was saved: {exc.message}")
             return HttpResponseRedirect(request.get_full_path())
 
