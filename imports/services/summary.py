@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from django.db import connection
 
@@ -80,6 +80,11 @@ def job_summary_compute(*, table_name: str, columns: list[ColumnConfig], job_id:
         summary["period_end"] = end.isoformat() if end else None
     if ColumnRole.AMOUNT in roles:
         total = _amount_total(table_sql, _quote(roles[ColumnRole.AMOUNT], "column"), job_id)
+        if total is not None:
+            # The column's own scale, so both databases give the same text ('4849001.7500').
+            amount = next(c for c in columns if c.column_name == roles[ColumnRole.AMOUNT])
+            places = amount.decimal_places if amount.data_type == "decimal" else 0
+            total = total.quantize(Decimal(1).scaleb(-places), context=Context(prec=200))
         summary["amount_column"] = roles[ColumnRole.AMOUNT]
         summary["amount_total"] = None if total is None else _decimal_text(total)
     if "export_date" in row:
@@ -95,9 +100,11 @@ def _decimal_text(value: Decimal) -> str:
 
 
 def _decimal_readable(text: str) -> str:
-    """'-1234567.5000' -> '-1,234,567.5000': grouped for reading, every digit kept."""
+    """'-1234567.5000' -> '-1,234,567.50': grouped for reading, every significant digit kept."""
     sign = "-" if text.startswith("-") else ""
     whole, _, fraction = text.lstrip("-").partition(".")
+    # Zeros past the second place carry no value: 4849001.7500 reads 4,849,001.75; other digits all stay.
+    fraction = fraction[:2] + fraction[2:].rstrip("0")
     return f"{sign}{int(whole or 0):,}" + (f".{fraction}" if fraction else "")
 
 

@@ -321,7 +321,7 @@ def test_import_one_failing_file_leaves_the_rest_of_the_batch_complete(admin_api
                 "period_start": "2026-10-01",
                 "period_end": "2026-10-31",
                 "amount_column": "amount_jual",
-                "amount_total": "4849001.75",
+                "amount_total": "4849001.7500",
                 "export_date": "2026-10-31 23:00:00",
             },
             "Processed 5 rows; dotanggal period: 01/10/2026 to 31/10/2026; Total amount_jual: 4,849,001.75; "
@@ -335,7 +335,7 @@ def test_import_one_failing_file_leaves_the_rest_of_the_batch_complete(admin_api
                 "period_start": "2026-09-28",
                 "period_end": "2026-10-31",
                 "amount_column": "amount_jual",
-                "amount_total": "1080.55",
+                "amount_total": "1080.5500",
                 "export_date": "2026-10-31 23:59:59",
             },
             "Processed 4 rows (1 rejected); dotanggal period: 28/09/2026 to 31/10/2026; "
