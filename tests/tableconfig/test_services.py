@@ -39,7 +39,8 @@ def shop():
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {connection.ops.quote_name('shop')} (code, name) VALUES (%s, %s)", ["T1", "Teapot"]
+            f"INSERT INTO {connection.ops.quote_name('shop')} (code, name, price) VALUES (%s, %s, %s)",
+            ["T1", "Teapot", "12345.6789"],
         )
     return table
 
@@ -448,6 +449,18 @@ RULES = [
     ("column", "qty", {"round_decimals": True}, "Rounding applies to columns of type decimal only"),
     ("column", "name", {"max_length": 3}, "Cannot shorten column 'name' of shop to 3 characters"),
     (
+        "column",
+        "price",
+        {"decimal_places": 2},
+        "more than 2 decimal places and would be rounded, e.g. '12345.6789'",
+    ),
+    (
+        "column",
+        "price",
+        {"decimal_digits": 8},
+        "more than 4 digits before the decimal point, e.g. '12345.6789'",
+    ),
+    (
         "table",
         None,
         {"decimal_separator": ",", "thousands_separator": ","},
@@ -469,6 +482,8 @@ RULE_IDS = [
     "role-taken",
     "rounding-not-decimal",
     "narrowing-below-values",
+    "fewer-decimal-places-than-values",
+    "fewer-digits-than-values",
     "separator-clash",
     "prefix-length",
     "alias-repeats-alias",
