@@ -51,6 +51,14 @@ REVERT_RESPONSE = envelope(
 )
 
 
+class JobRevertRequestSerializer(serializers.Serializer):
+    cascade = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Revert the later imports that changed this job's rows first, newest first.",
+    )
+
+
 class CanRevert(BasePermission):
     message = f"You do not have permission to revert imports ({REVERT_PERMISSION})."
 
@@ -62,16 +70,7 @@ class JobRevertView(APIView):
     permission_classes = [IsAuthenticated, CanRevert]
 
     @extend_schema(
-        request=inline_serializer(
-            name="JobRevertRequest",
-            fields={
-                "cascade": serializers.BooleanField(
-                    required=False,
-                    default=False,
-                    help_text="Revert the later imports that changed this job's rows first, newest first.",
-                )
-            },
-        ),
+        request=JobRevertRequestSerializer,
         responses={200: REVERT_RESPONSE, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
         summary="Revert an import: delete the rows the file's job wrote",
         description=(
@@ -89,6 +88,8 @@ class JobRevertView(APIView):
         job = jobs_visible(request.user).filter(batch_id=batch, pk=job_id).first()
         if job is None:
             raise NotFound("Job not found.")
-        cascade = str(request.data.get("cascade", request.query_params.get("cascade", ""))).lower()
-        result = import_job_revert(job=job, user=request.user, cascade=cascade in ("1", "true", "yes", "on"))
+        data = request.data or request.query_params  # a body that is not an object is a 400
+        options = JobRevertRequestSerializer(data=data)
+        options.is_valid(raise_exception=True)
+        result = import_job_revert(job=job, user=request.user, cascade=options.validated_data["cascade"])
         return ok(result.as_dict())
