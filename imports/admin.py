@@ -50,7 +50,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "completed_at",
     )
     list_filter = ("status", "archive_status", "table", DistributorFilter)
-    actions = ["archive_retry_action", "revert_action"]
+    actions = ["archive_retry_action", "revert_action", "revert_cascade_action"]
     date_hierarchy = "created_at"
     # batch_id is matched as text, so a pasted batch id (or part of one) finds its jobs.
     search_fields = ("original_filename", "dist_id", "batch_id")
@@ -159,13 +159,24 @@ class ImportJobAdmin(admin.ModelAdmin):
         return request.user.has_perm("imports.change_importjob")
 
     @admin.action(
-        description="Revert the selected imports (delete the rows they wrote)", permissions=["revert"]
+        description="Revert the selected imports (delete the rows they inserted, restore the rows they updated)",
+        permissions=["revert"],
     )
     def revert_action(self, request, queryset):
-        for attempt in import_jobs_revert(jobs=queryset, user=request.user):
+        self._revert(request, queryset, cascade=False)
+
+    @admin.action(
+        description="Revert the selected imports and, first, the later imports that changed their rows",
+        permissions=["revert"],
+    )
+    def revert_cascade_action(self, request, queryset):
+        self._revert(request, queryset, cascade=True)
+
+    def _revert(self, request, queryset, *, cascade: bool) -> None:
+        for attempt in import_jobs_revert(jobs=queryset, user=request.user, cascade=cascade):
             if not attempt.ok:
                 level = messages.ERROR
-            elif attempt.result.replaced_by_later_jobs or attempt.result.overwritten_before:
+            elif attempt.result.overwritten_before:
                 level = messages.WARNING
             else:
                 level = messages.SUCCESS

@@ -248,3 +248,34 @@ def test_revert_admin_action_needs_the_change_permission(admin_api, client, make
     assert "revert_action" not in page
     client.post("/admin/imports/importjob/", {"action": "revert_action", "_selected_action": [job.pk]})
     assert table_count("sales") == 10
+
+
+def test_revert_admin_actions_refuse_a_blocked_revert_then_cascade(
+    admin_api, admin_user, client, demo_tables
+):
+    products = imported(admin_api, "products.csv", table_name="products")
+    update = imported(admin_api, "products_update.csv", table_name="products")
+    client.force_login(admin_user)
+
+    refused = client.post(
+        "/admin/imports/importjob/",
+        {"action": "revert_action", "_selected_action": [products.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in refused.context["messages"]]
+    assert shown == [
+        f"products.csv: Later imports changed rows of job {products.pk}: revert job {update.pk} first "
+        "(newest first), or revert with cascade to revert them first."
+    ]
+    assert table_count("products") == 11
+
+    done = client.post(
+        "/admin/imports/importjob/",
+        {"action": "revert_cascade_action", "_selected_action": [products.pk]},
+        follow=True,
+    )
+    shown = [str(m) for m in done.context["messages"]]
+    assert len(shown) == 1 and shown[0].startswith(
+        f"products.csv: First reverted the later imports job {update.pk}."
+    )
+    assert table_count("products") == 0
