@@ -567,7 +567,29 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
                 ],
             )
         )
-    return _Checked(values, failures, np.flatnonzero(rounded & ~out_of_range))
+    return _Checked(_decimal_pad(values, places), failures, np.flatnonzero(rounded & ~out_of_range))
+
+
+def _decimal_pad(values: np.ndarray, places: int) -> np.ndarray:
+    """Every value written with exactly `places` decimal places, as MySQL's DECIMAL shows it ('7.5' -> '7.5000',
+    '7' -> '7.0000'): equal numbers are equal text, so a unique decimal column on SQLite (stored as text) sees
+    `7.5` and `7.50` as the same key, as MySQL does. A kernel pass per missing digit, no per-cell Python."""
+    if not places or not len(values):
+        return values
+    text = pa.array(values, type=_TEXT)
+    point = _numpy(pc.find_substring(text, "."))
+    lengths = _numpy(pc.utf8_length(text))
+    missing = np.where(point >= 0, places - (lengths - point - 1), places)
+    if (point < 0).any():
+        text = pc.if_else(
+            pa.array(point < 0), pc.binary_join_element_wise(text, _literal("."), _literal("")), text
+        )
+    for count in range(1, places + 1):
+        mask = missing == count
+        if mask.any():
+            padded = pc.binary_join_element_wise(text, _literal("0" * count), _literal(""))
+            text = pc.if_else(pa.array(mask), padded, text)
+    return _numpy(text).astype(object)
 
 
 def _places(count: int) -> str:

@@ -179,3 +179,23 @@ def test_a_table_narrower_than_its_configuration_is_not_loaded(admin_api, items)
     assert _rows("items", "sku") == []
     call_command("sync_tables", verbosity=0)
     assert _import(admin_api, "items_first.csv").status == JobStatus.COMPLETE
+
+
+def test_equal_decimal_keys_written_differently_are_one_key_on_both_databases(admin_api, db):
+    import_table_create(
+        table_name="codes",
+        allowed_filename="codes_*",
+        columns=[
+            {"column_name": "code", "data_type": "decimal", "is_unique": True},
+            {"column_name": "label", "data_type": "str"},
+        ],
+    )
+    _import(admin_api, "codes_first.csv")
+
+    job = _import(admin_api, "codes_again.csv")
+
+    assert _counts(job) == (0, 2, 0, 0, 0)
+    assert {(Decimal(str(code)), label) for code, label in _rows("codes", "code, label")} == {
+        (Decimal("7.5"), "again"),
+        (Decimal("12"), "again"),
+    }

@@ -98,18 +98,18 @@ def test_int_invalid(value, message):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        pytest.param("1250000.50", "1250000.50", id="kept-as-written"),
-        pytest.param("12", "12", id="no-point"),
-        pytest.param("+1.5", "1.5", id="plus-sign-dropped"),
-        pytest.param("-1.5", "-1.5", id="negative"),
-        pytest.param(".5", "0.5", id="no-whole-part"),
-        pytest.param("-.5", "-0.5", id="negative-no-whole-part"),
-        pytest.param("5.", "5", id="trailing-point"),
-        pytest.param("007.50", "7.50", id="leading-zeros"),
-        pytest.param("-0.00", "0.00", id="minus-zero"),
-        pytest.param("0.1", "0.1", id="no-float-noise"),
+        pytest.param("1250000.50", "1250000.5000", id="every-digit-at-the-scale"),
+        pytest.param("12", "12.0000", id="no-point"),
+        pytest.param("+1.5", "1.5000", id="plus-sign-dropped"),
+        pytest.param("-1.5", "-1.5000", id="negative"),
+        pytest.param(".5", "0.5000", id="no-whole-part"),
+        pytest.param("-.5", "-0.5000", id="negative-no-whole-part"),
+        pytest.param("5.", "5.0000", id="trailing-point"),
+        pytest.param("007.50", "7.5000", id="leading-zeros"),
+        pytest.param("-0.00", "0.0000", id="minus-zero"),
+        pytest.param("0.1", "0.1000", id="no-float-noise"),
         pytest.param("99999999999999.9999", "99999999999999.9999", id="largest"),
-        pytest.param("000012345678901234.5", "12345678901234.5", id="leading-zeros-not-counted"),
+        pytest.param("000012345678901234.5", "12345678901234.5000", id="leading-zeros-not-counted"),
         pytest.param("1.50000000", "1.5000", id="trailing-zeros-beyond-the-scale-dropped"),
         pytest.param("-0.000000", "0.0000", id="minus-zero-long"),
     ],
@@ -462,8 +462,8 @@ def test_chunk_valid_frame_holds_only_good_rows_in_rule_order():
     assert list(result.frame.columns) == ["distid", "dotanggal", "qty", "amount_jual", "note"]
     assert result.frame.dtypes.tolist() == [np.dtype(object)] * 5
     assert result.frame.to_dict("records") == [
-        {"distid": "D1", "dotanggal": "2026-04-03", "qty": "1", "amount_jual": "10.5", "note": None},
-        {"distid": "D1", "dotanggal": "2026-04-05", "qty": "4", "amount_jual": "3.00", "note": None},
+        {"distid": "D1", "dotanggal": "2026-04-03", "qty": "1", "amount_jual": "10.5000", "note": None},
+        {"distid": "D1", "dotanggal": "2026-04-05", "qty": "4", "amount_jual": "3.0000", "note": None},
         {"distid": "D1", "dotanggal": "2026-04-06", "qty": "5", "amount_jual": "1.0001", "note": "x"},
     ]
     assert result.row_numbers.tolist() == [2, 6, 9]
