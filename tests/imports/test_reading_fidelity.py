@@ -269,4 +269,10 @@ def test_decimal_comma_file_with_the_table_separator():
 
     assert {e.code for e in default.errors} == {"invalid_decimal"}
     assert comma.errors == []
-    assert comma.frame["amount_jual"].tolist() == ["1250000.5000", "375000.0000", "99000.0000", "3125001.2500", "0.0000"]
+    assert comma.frame["amount_jual"].tolist() == [
+        "1250000.5000",
+        "375000.0000",
+        "99000.0000",
+        "3125001.2500",
+        "0.0000",
+    ]
