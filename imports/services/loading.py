@@ -296,7 +296,7 @@ class TableWriter:
         positions = np.flatnonzero(keep)
         self._load(frame.iloc[positions], into=self.stage_sql, lines=positions, row_numbers=rows[positions])
         matched, conflicts = self._stage_match()
-        refused.extend(self._conflict_refusals(frame, rows, conflicts))
+        refused.extend(self._conflict_refusals(frame, conflicts))
         existing = [(line, target) for line, target, previous in matched if previous != self.job_id]
         again = [(line, target) for line, target, previous in matched if previous == self.job_id]
         updated = skipped = 0
@@ -308,7 +308,7 @@ class TableWriter:
             if self.on_duplicate == "skip":
                 skipped, repeated = len(existing), repeated + len(again)
             else:
-                refused.extend(self._match_refusals(frame, rows, existing, again))
+                refused.extend(self._match_refusals(frame, existing, again))
             self._execute(f"DELETE FROM {self.stage_sql} WHERE target_id IS NOT NULL")
         inserted = self._execute(
             f"INSERT INTO {self.table_sql} ({self.columns_sql}, {self.engine_columns_sql}) "
@@ -426,7 +426,7 @@ class TableWriter:
             marks = ", ".join(["%s"] * len(batch))
             self._execute(f"DELETE FROM {self.stage_sql} WHERE line IN ({marks})", batch)
 
-    def _conflict_refusals(self, frame, rows, conflicts) -> list[RowRefusal]:
+    def _conflict_refusals(self, frame, conflicts) -> list[RowRefusal]:
         keys = ", ".join(self.unique_columns)
         return [
             RowRefusal(
@@ -440,30 +440,20 @@ class TableWriter:
             for line, column in conflicts
         ]
 
-    def _match_refusals(self, frame, rows, existing, again) -> list[RowRefusal]:
+    def _match_refusals(self, frame, existing, again) -> list[RowRefusal]:
+        """Rows whose key is in the table already (from before this job), or repeats a row of an earlier chunk."""
         refusals = []
-        for line, target in existing:
-            column, value = self._key_of(frame, line)
-            refusals.append(
-                RowRefusal(
-                    line,
-                    column,
-                    value,
-                    "duplicate_key",
-                    f"{column}: '{value}' is already in {self.table_name} (row id {target})",
+        for matches, earlier_in_file in ((existing, False), (again, True)):
+            for line, target in matches:
+                column, value = self._key_of(frame, line)
+                if earlier_in_file:
+                    where = "repeats an earlier row of this file"
+                else:
+                    where = f"is already in {self.table_name} (row id {target})"
+                refusals.append(
+                    RowRefusal(line, column, value, "duplicate_key", f"{column}: '{value}' {where}")
                 )
-            )
-        for line, _target in again:
-            column, value = self._key_of(frame, line)
-            refusals.append(
-                RowRefusal(
-                    line,
-                    column,
-                    value,
-                    "duplicate_key",
-                    f"{column}: '{value}' repeats an earlier row of this file",
-                )
-            )
+        refusals.sort(key=lambda r: r.position)
         return refusals
 
     def _key_of(self, frame, line: int) -> tuple[str, str]:
