@@ -199,3 +199,16 @@ def test_equal_decimal_keys_written_differently_are_one_key_on_both_databases(ad
         (Decimal("7.5"), "again"),
         (Decimal("12"), "again"),
     }
+
+
+def test_round_decimals_rounds_half_up_and_the_notes_count_the_rounded_values(admin_api, items):
+    column = items.columns.get(column_name="price")
+    column.round_decimals = True
+    column.save()
+
+    job = _import(admin_api, "items_rounding.csv")
+
+    assert job.status == JobStatus.COMPLETE and job.error_count == 0
+    prices = {sku: Decimal(str(price)) for sku, price in _rows("items", "sku, price")}
+    assert prices == {"R-1": Decimal("1.2346"), "R-2": Decimal("2.5000"), "R-3": Decimal("4.0000")}
+    assert "2 price values rounded" in job.notes
