@@ -96,27 +96,62 @@ class BatchFilterForm(PageForm):
 
     def clean(self):
         data = super().clean()
+        for name, moment in (("created_after", dt.time.min), ("created_before", dt.time.max)):
+            if data.get(name):
+                data[f"{name}_at"] = self._day_bound(name, data[name], moment)
         start, end = data.get("created_after"), data.get("created_before")
         if start and end and start > end:
             raise forms.ValidationError("The 'From' date is after the 'To' date.", code="date_range")
         return data
 
+    def _day_bound(self, name: str, day: dt.date, moment: dt.time) -> dt.datetime | None:
+        """The day's first or last moment in the site's time zone; None (and the field's error) when it has no
+        UTC equivalent the database can compare (the first or last day of the calendar)."""
+        try:
+            bound = timezone.make_aware(dt.datetime.combine(day, moment))
+            bound.astimezone(dt.UTC)
+        except (ValueError, OverflowError):
+            self.add_error(
+                name,
+                forms.ValidationError(
+                    "Enter a date between 0002-01-01 and 9998-12-31.", code="date_out_of_range"
+                ),
+            )
+            return None
+        return bound
+
     def selector_kwargs(self) -> dict:
         """The filters as `batches_list` takes them; whole days in the site's time zone."""
         data = self.cleaned_data
-        start, end = data.get("created_after"), data.get("created_before")
         return {
             "status": data.get("status") or None,
             "table_name": data.get("table_name") or None,
             "dist_id": (data.get("dist_id") or "").strip() or None,
-            "created_after": timezone.make_aware(dt.datetime.combine(start, dt.time.min)) if start else None,
-            "created_before": timezone.make_aware(dt.datetime.combine(end, dt.time.max)) if end else None,
+            "created_after": data.get("created_after_at"),
+            "created_before": data.get("created_before_at"),
         }
+
+
+PAGE_MAX = 1_000_000
+
+
+def page_number_clean(raw: str | None) -> tuple[int, str]:
+    """A list page's number from the query string, and why it was refused ("" when it was not)."""
+    if raw in (None, ""):
+        return 1, ""
+    try:
+        page = int(raw) if len(raw) <= 20 else 0
+    except ValueError:
+        page = 0
+    if not 1 <= page <= PAGE_MAX:
+        return 1, f"page: '{raw[:40]}' is not a page number (a whole number from 1 to {PAGE_MAX:,})."
+    return page, ""
 
 
 class RowFilterForm(PageForm):
     batch = forms.UUIDField(required=False, label="Batch id")
-    job = forms.IntegerField(required=False, min_value=1, label="Job id")
+    # A job id is a 64-bit integer: larger numbers cannot be compared in SQL (SQLite raises an overflow).
+    job = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, label="Job id")
     dist_id = forms.CharField(
         required=False,
         max_length=50,

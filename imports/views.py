@@ -18,7 +18,7 @@ from django.utils.http import content_disposition_header
 from importhub.errors import ImportHubError
 from tableconfig.models import ImportTable
 
-from .forms import BATCH_STATUS_LABELS, BatchFilterForm, RowFilterForm, UploadForm
+from .forms import BATCH_STATUS_LABELS, BatchFilterForm, RowFilterForm, UploadForm, page_number_clean
 from .models import JobStatus
 from .selectors import batch_dict, batches_list, job_detail_dict, jobs_visible
 from .services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit
@@ -111,12 +111,12 @@ def _batch_row(batch: dict) -> dict:
 @login_required
 def batch_list(request):
     form = BatchFilterForm(request.GET or None)
-    try:
-        page = max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        page = 1
+    page, page_error = page_number_clean(request.GET.get("page"))
+    valid = not form.is_bound or form.is_valid()
+    if page_error:
+        form.add_error(None, page_error)
     batches: list[dict] = []
-    if not form.is_bound or form.is_valid():
+    if valid and not page_error:
         batches = batches_list(
             user=request.user,
             limit=BATCHES_PER_PAGE + 1,
@@ -133,6 +133,7 @@ def batch_list(request):
             "has_next": len(batches) > BATCHES_PER_PAGE,
             "filtered": any(v for k, v in request.GET.items() if k != "page"),
         },
+        status=400 if form.errors else 200,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from rest_framework.views import APIView
 from importhub.api import ok
 from importhub.errors import ImportHubError, LimitExceeded, NotFound
 
-from ..models import ImportMode
+from ..models import ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
 from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
@@ -143,23 +144,38 @@ class ImportView(APIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         except ImportHubError as exc:
-            return Response(
-                {"success": False, "error": exc.message, "code": exc.code, "mode": mode},
-                status=exc.http_status,
-            )
+            body = {"success": False, "error": exc.message, "code": exc.code, "mode": mode}
+            if isinstance(exc.details, dict) and exc.details.get("field"):
+                body["field"] = exc.details["field"]
+            return Response(body, status=exc.http_status)
         return batch_response(batch)
 
 
-def _datetime_param(request, name: str):
+class InvalidParameter(ImportHubError):
+    code = "invalid_parameter"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}", details={"field": field})
+
+
+def _datetime_param(request, name: str) -> dt.datetime | None:
+    """A date (the day's start) or a date-time; naive ones in the site's time zone. Dates that do not exist,
+    hours over 23 and offsets of a day or more are refused with the reason."""
     raw = request.query_params.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw) or (parse_date(raw) and parse_datetime(raw + "T00:00:00"))
-    if value is None:
-        raise ImportHubError(
-            f"{name}: '{raw}' is not a date or date-time (use 2026-10-31 or 2026-10-31T08:00:00)."
-        )
-    return value if timezone.is_aware(value) else timezone.make_aware(value)
+    expected = "use 2026-10-31, 2026-10-31T08:00:00 or 2026-10-31T08:00:00+07:00"
+    try:
+        value = parse_datetime(raw) or (parse_date(raw) and parse_datetime(raw + "T00:00:00"))
+        if value is None:
+            raise InvalidParameter(name, f"'{raw}' is not a date or date-time ({expected}).")
+        value = value if timezone.is_aware(value) else timezone.make_aware(value)
+        value.astimezone(dt.UTC)  # a moment the database can compare: not before year 1 or after 9999
+    except (ValueError, OverflowError) as exc:
+        raise InvalidParameter(
+            name, f"'{raw}' is not a valid date or date-time: {exc} ({expected})."
+        ) from None
+    return value
 
 
 def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
@@ -167,38 +183,55 @@ def _int_param(request, name: str, default: int, *, low: int, high: int) -> int:
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
+        value = int(raw.strip()) if len(raw) <= 20 else None
     except ValueError:
-        raise ImportHubError(f"{name}: '{raw}' is not a whole number.") from None
-    return max(low, min(high, value))
+        value = None
+    if value is None:
+        raise InvalidParameter(name, f"'{raw[:40]}' is not a whole number (from {low} to {high}).")
+    if not low <= value <= high:
+        raise InvalidParameter(name, f"{value} is out of range: from {low} to {high}.")
+    return value
+
+
+def _text_param(request, name: str, *, max_length: int) -> str | None:
+    raw = (request.query_params.get(name) or "").strip()
+    if len(raw) > max_length:
+        raise InvalidParameter(name, f"{len(raw)} characters, at most {max_length}.")
+    return raw or None
 
 
 class JobsView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("limit", int, description="How many batches (default 50, at most 500)."),
-            OpenApiParameter("offset", int),
+            OpenApiParameter("limit", int, description="How many batches: 1 to 500 (default 50)."),
+            OpenApiParameter("offset", int, description="Batches to skip: 0 to 1000000000 (default 0)."),
             OpenApiParameter("status", str, enum=list(BATCH_STATUSES)),
-            OpenApiParameter("dist_id", str),
-            OpenApiParameter("table_name", str),
+            OpenApiParameter("dist_id", str, description="At most 50 characters."),
+            OpenApiParameter("table_name", str, description="At most 63 characters."),
             OpenApiParameter("created_after", str, description="Date or date-time."),
             OpenApiParameter("created_before", str, description="Date or date-time."),
         ],
-        responses={200: dict},
+        responses={200: dict, 400: dict},
         summary="Recent batches, newest first",
         operation_id="jobs_list",
     )
     def get(self, request):
         batch_status = request.query_params.get("status") or None
         if batch_status and batch_status not in BATCH_STATUSES:
-            raise ImportHubError(f"status: '{batch_status}' is not one of {', '.join(BATCH_STATUSES)}.")
+            raise InvalidParameter(
+                "status", f"'{batch_status[:40]}' is not one of {', '.join(BATCH_STATUSES)}."
+            )
         data = batches_list(
             user=request.user,
             limit=_int_param(request, "limit", 50, low=1, high=500),
             offset=_int_param(request, "offset", 0, low=0, high=10**9),
             status=batch_status,
-            dist_id=request.query_params.get("dist_id") or None,
-            table_name=request.query_params.get("table_name") or None,
+            dist_id=_text_param(
+                request, "dist_id", max_length=ImportJob._meta.get_field("dist_id").max_length
+            ),
+            table_name=_text_param(
+                request, "table_name", max_length=ImportJob._meta.get_field("table_name").max_length
+            ),
             created_after=_datetime_param(request, "created_after"),
             created_before=_datetime_param(request, "created_before"),
         )

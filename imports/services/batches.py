@@ -20,7 +20,7 @@ from importhub.errors import ImportHubError, LimitExceeded, StorageUnavailable
 from tableconfig.models import ImportTable
 
 from ..models import ImportJob, ImportMode, JobStatus
-from .intake import IntakeLimits, files_intake, upload_store
+from .intake import IntakeFile, IntakeLimits, files_intake, upload_store
 from .jobs import job_file_release, job_status_compare_and_set
 from .matching import filename_stem, table_entry_matches
 from .quick import QuickResult, file_quick_validate
@@ -62,13 +62,34 @@ class BatchResult:
         return sum(r.rows for r in self.results if r.valid)
 
 
+def _job_field_length(name: str) -> int:
+    return ImportJob._meta.get_field(name).max_length
+
+
 def intake_limits() -> IntakeLimits:
     return IntakeLimits(
         zip_max_members=settings.ZIP_MAX_MEMBERS,
         zip_max_total_bytes=settings.ZIP_MAX_TOTAL_BYTES,
         zip_max_ratio=settings.ZIP_MAX_RATIO,
         max_file_bytes=settings.UPLOAD_MAX_FILE_BYTES,
+        name_max_chars=_job_field_length("original_filename"),
+        source_max_chars=_job_field_length("source_name"),
     )
+
+
+class FieldTooLong(ImportHubError):
+    code = "field_too_long"
+
+
+def submit_fields_check(*, table_name: str, dist_id: str) -> None:
+    """Refuse, before anything is stored, a value that would not fit its column in the job (MySQL would refuse
+    it half way through the batch; SQLite would keep it whole)."""
+    for field_name, value in (("table_name", table_name), ("dist_id", dist_id)):
+        limit = _job_field_length(field_name)
+        if len(value) > limit:
+            raise FieldTooLong(
+                f"{field_name}: {len(value)} characters, at most {limit}.", details={"field": field_name}
+            )
 
 
 def mode_normalize(mode: str | None) -> str:
@@ -118,6 +139,7 @@ def import_batch_submit(
     mode = mode_normalize(mode)
     table_name = (table_name or "auto").strip() or "auto"
     dist_id = (dist_id or "").strip()
+    submit_fields_check(table_name=table_name, dist_id=dist_id)
     batch = BatchResult(batch_id=uuid.uuid4(), mode=mode)
     batch_dir = Path(settings.UPLOAD_DIR) / str(batch.batch_id)
     limits = intake_limits()
@@ -146,7 +168,7 @@ def import_batch_submit(
     if mode == ImportMode.QUICK:
         try:
             batch.results = [
-                file_quick_validate(
+                _file_validate(
                     path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
                 )
                 for f in intake.files
@@ -155,7 +177,68 @@ def import_batch_submit(
             shutil.rmtree(batch_dir, ignore_errors=True)
         return batch
 
-    for f in intake.files:
+    try:
+        _batch_jobs_create(
+            batch, files=intake.files, user=user, table_name=table_name, dist_id=dist_id, enqueue=enqueue
+        )
+    except BaseException:
+        _batch_abandon(batch, batch_dir=batch_dir)
+        raise
+    return batch
+
+
+def _file_validate(*, path: Path, original_name: str, table_name: str, dist_id: str) -> QuickResult:
+    """Quick validation that never raises: a configuration refusal or an unexpected error is the file's result."""
+    try:
+        return file_quick_validate(
+            path=path, original_name=original_name, table_name=table_name, dist_id=dist_id
+        )
+    except ImportHubError as exc:
+        return QuickResult(filename=original_name, error=exc.message, error_code=exc.code)
+    except Exception as exc:
+        logger.exception("Quick validation of %s failed unexpectedly", original_name)
+        return QuickResult(
+            filename=original_name,
+            error=f"Unexpected error while validating {original_name} ({type(exc).__name__}: {exc}). "
+            "Nothing was imported; the error was logged for the administrators.",
+            error_code=UNEXPECTED_ERROR,
+        )
+
+
+UNEXPECTED_ERROR = "unexpected_error"
+ABANDONED_MESSAGE = "The upload could not be completed because of an unexpected error; nothing was imported."
+UNFINISHED = (JobStatus.UPLOADED, JobStatus.VALIDATING, JobStatus.VALIDATION_OK)
+
+
+def _batch_abandon(batch: BatchResult, *, batch_dir: Path) -> None:
+    """After an unexpected error part way through a submission: fail the batch's unfinished jobs, let their
+    files go, and remove the folder unless a queued job still needs it."""
+    try:
+        jobs = ImportJob.objects.filter(batch_id=batch.batch_id)
+        for job in jobs.filter(status__in=UNFINISHED):
+            job_status_compare_and_set(
+                job_id=job.id,
+                from_statuses=UNFINISHED,
+                to_status=JobStatus.FAILED,
+                error_message=ABANDONED_MESSAGE,
+                error_code=UNEXPECTED_ERROR,
+                notes=ABANDONED_MESSAGE,
+            )
+            (Path(settings.UPLOAD_DIR) / job.stored_filename).unlink(missing_ok=True)
+        if not jobs.filter(status__in=[JobStatus.WAITING, JobStatus.PROCESSING]).exists():
+            shutil.rmtree(batch_dir, ignore_errors=True)
+    except Exception:
+        # The error being raised matters more; a folder left here is found by the stale-job scan's log.
+        logger.exception("Batch %s: cannot clean up after a failed submission", batch.batch_id)
+        shutil.rmtree(batch_dir, ignore_errors=True)
+
+
+def _batch_jobs_create(
+    batch: BatchResult, *, files: list[IntakeFile], user, table_name: str, dist_id: str, enqueue: bool
+) -> None:
+    """Create, quick-validate and queue the jobs of a full/both batch."""
+    mode = batch.mode
+    for f in files:
         job = ImportJob.objects.create(
             batch_id=batch.batch_id,
             original_filename=f.original_name,
@@ -171,7 +254,7 @@ def import_batch_submit(
         job_status_compare_and_set(
             job_id=job.id, from_statuses=[JobStatus.UPLOADED], to_status=JobStatus.VALIDATING
         )
-        result = file_quick_validate(
+        result = _file_validate(
             path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
         )
         batch.results.append(result)
@@ -192,7 +275,9 @@ def import_batch_submit(
             job_status_compare_and_set(
                 job_id=job.id,
                 from_statuses=[JobStatus.VALIDATING],
-                to_status=JobStatus.VALIDATION_FAILED,
+                to_status=JobStatus.FAILED
+                if result.error_code == UNEXPECTED_ERROR
+                else JobStatus.VALIDATION_FAILED,
                 error_message=result.error or "",
                 error_code=result.error_code,
                 notes=result.error or "",
@@ -204,7 +289,7 @@ def import_batch_submit(
     if table_name == "auto":
         batch.jobs += _missing_files_record(batch, user=user, dist_id=dist_id, mode=mode)
     for job in batch.jobs:
-        if job.status == JobStatus.VALIDATION_FAILED:
+        if job.status in (JobStatus.VALIDATION_FAILED, JobStatus.FAILED):
             job_file_release(job)
         elif job.status == JobStatus.VALIDATION_OK:
             if job_status_compare_and_set(
@@ -213,7 +298,6 @@ def import_batch_submit(
                 job.status = JobStatus.WAITING
                 if enqueue:
                     import_job_enqueue(job_id=job.id)
-    return batch
 
 
 def import_job_enqueue(*, job_id: int) -> None:

@@ -27,6 +27,9 @@ class IntakeLimits:
     zip_max_total_bytes: int = 2 * 1024**3
     zip_max_ratio: int = 200
     max_file_bytes: int = 1024**3
+    # What the job keeps of a file's name: its base name, and "<zip>:<member path>" for a ZIP member.
+    name_max_chars: int = 255
+    source_max_chars: int = 500
 
 
 @dataclass
@@ -88,6 +91,10 @@ def files_intake(*, batch_dir: Path, uploads: list[tuple[str, Path]], limits: In
             _warn(result, f"{name}: Unsupported file type '{extension or '(none)'}'. Skipped.")
             stored_path.unlink(missing_ok=True)
             continue
+        if len(name) > limits.name_max_chars:
+            _warn(result, f"{_shown(name)}: {_name_too_long(name, limits)}. Skipped.")
+            stored_path.unlink(missing_ok=True)
+            continue
         size = stored_path.stat().st_size
         if size > limits.max_file_bytes:
             _warn(result, f"{name}: {_over_file_limit(size, limits)}. Skipped.")
@@ -118,10 +125,12 @@ def _zip_extract(
         total = 0
         for member in members:
             problem = _member_problem(member=member, limits=limits)
+            if problem == "":
+                problem = _member_name_problem(zip_name=name, member=member, limits=limits)
             if problem is None:
                 continue
             if problem:
-                _warn(result, f"{name}: {member.filename}: {problem}. Skipped.")
+                _warn(result, f"{name}: {_shown(member.filename)}: {problem}. Skipped.")
                 continue
             stored = _member_extract(
                 archive=archive,
@@ -132,7 +141,7 @@ def _zip_extract(
                 name=name,
             )
             if isinstance(stored, str):
-                _warn(result, f"{name}: {member.filename}: {stored}. Skipped.")
+                _warn(result, f"{name}: {_shown(member.filename)}: {stored}. Skipped.")
                 continue
             size = stored.stat().st_size
             total += size
@@ -191,6 +200,32 @@ def _member_problem(*, member: zipfile.ZipInfo, limits: IntakeLimits) -> str | N
         ratio = member.file_size / member.compress_size if member.compress_size else float("inf")
         return f"compression ratio of {ratio:.0f}:1 is over the limit of {limits.zip_max_ratio}:1 (possible ZIP bomb)"
     return ""
+
+
+def _member_name_problem(*, zip_name: str, member: zipfile.ZipInfo, limits: IntakeLimits) -> str:
+    """Why a member's names would not fit the job's record of them, or "" when they fit."""
+    base = _base_name(member.filename)
+    if len(base) > limits.name_max_chars:
+        return _name_too_long(base, limits)
+    source = f"{zip_name}:{member.filename}"
+    if len(source) > limits.source_max_chars:
+        return (
+            f"its path in the archive is too long ({len(source)} characters with the ZIP's name, at most "
+            f"{limits.source_max_chars})"
+        )
+    return ""
+
+
+def _name_too_long(name: str, limits: IntakeLimits) -> str:
+    return f"the file name is too long ({len(name)} characters, at most {limits.name_max_chars})"
+
+
+SHOWN_NAME_CHARS = 80
+
+
+def _shown(name: str) -> str:
+    """A name as a warning quotes it: a very long one is cut (the warning says how long it was)."""
+    return name if len(name) <= SHOWN_NAME_CHARS else f"{name[:SHOWN_NAME_CHARS]}…"
 
 
 def _member_extract(
