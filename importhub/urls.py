@@ -16,3 +16,9 @@ urlpatterns = [
     path("config/", include("tableconfig.urls")),
     path("", include("imports.urls")),
 ]
+
+# Plain pages that show nothing of the set-up (JSON envelopes under /api/); see importhub/views.py.
+handler400 = "importhub.views.bad_request"
+handler403 = "importhub.views.permission_denied"
+handler404 = "importhub.views.page_not_found"
+handler500 = "importhub.views.server_error"

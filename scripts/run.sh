@@ -11,6 +11,7 @@ worker=$!
 web=$!
 trap 'kill $worker $web 2>/dev/null; wait $worker $web 2>/dev/null; exit 0' INT TERM
 echo "importhub on http://$ADDR/ (admin: http://$ADDR/admin/, API docs: http://$ADDR/api/docs/). Ctrl-C stops."
+echo "Debug pages are off unless DEBUG=true is set (e.g. DEBUG=true make run)."
 wait -n $worker $web
 kill $worker $web 2>/dev/null || true
 wait || true

@@ -17,7 +17,8 @@ def env_path(name: str, default: Path) -> Path:
     return path if path.is_absolute() else BASE_DIR / path
 
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for (DEBUG=true): the debug pages show settings, the environment and every URL pattern.
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-development-only-key-change-me")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the app server in every profile, so the pages keep their CSS/JS with DEBUG off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -122,8 +125,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env_path("STATIC_ROOT", BASE_DIR / "var" / "static")
+# Outside production whitenoise serves straight from the apps' and STATICFILES_DIRS' folders: no
+# collectstatic needed for `make run` (production serves the collected, hashed files).
+WHITENOISE_USE_FINDERS = True
+try:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # else whitenoise warns at every start
+except OSError:
+    pass
 MEDIA_ROOT = env_path("MEDIA_ROOT", BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"
+
+# Error pages and reports: plain pages that show nothing of the set-up, and secrets hidden from the
+# debug page and from error e-mails, also with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "importhub.reporting.SecretsHiddenFilter"
+DEFAULT_EXCEPTION_REPORTER = "importhub.reporting.SecretsHiddenReporter"
+CSRF_FAILURE_VIEW = "importhub.views.csrf_failure"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
