@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.utils import timezone
 
 from importhub.errors import FileRejected
 from tableconfig.schema import table_schema_drift
@@ -28,6 +27,7 @@ from .batches import import_job_enqueue
 from .jobs import (
     ROW_ERRORS_KEPT,
     job_errors_path,
+    job_fail,
     job_finish,
     job_progress_set,
     job_status_compare_and_set,
@@ -327,8 +327,15 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             errors_file=getattr(job, "errors_file", ""),
         )
     except Exception as exc:
-        if _connection_lost(exc):
-            retried = _job_retry_after_lost_connection(job_id)
+        retry = _retry_reason(exc)
+        if retry and job is None:
+            # The wait was for the job's own row: another delivery of this task holds it and is importing.
+            logger.info(
+                "Job %s is being imported by another worker (%s); leaving it to that worker.", job_id, exc
+            )
+            return ImportJob.objects.filter(pk=job_id).first()
+        if retry:
+            retried = _job_retry_after_lost_connection(job_id, reason=retry)
             if retried is not None:
                 return retried
         logger.exception("Job %s failed unexpectedly", job_id)
@@ -348,17 +355,30 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
 # MySQL/MariaDB client and server codes for a connection that went away (server gone, lost during a
 # query, killed, shut down): the transaction was rolled back by the server, so the file can simply run again.
 CONNECTION_LOST_CODES = {2006, 2013, 1927, 4031, 1053}
+# Lock trouble: a lock wait timeout (1205) or a deadlock (1213). The import's transaction is rolled back
+# (by the server for a deadlock, by leaving the atomic block for a timeout), so the file can run again too.
+LOCK_TROUBLE_CODES = {1205, 1213}
+RETRY_NOTES = {
+    "connection": "The database connection was lost while importing; no rows were kept. The import is being "
+    "retried.",
+    "lock": "The import met a lock held by another transaction (a lock wait timeout or a deadlock); no rows "
+    "were kept. The import is being retried.",
+}
 
 
-def _connection_lost(exc: BaseException) -> bool:
+def _retry_reason(exc: BaseException) -> str:
+    """ "connection" or "lock" when the failure is one a new run can get past, else ""."""
     while exc is not None:
-        if isinstance(exc, DatabaseError) and exc.args and exc.args[0] in CONNECTION_LOST_CODES:
-            return True
+        if isinstance(exc, DatabaseError) and exc.args:
+            if exc.args[0] in CONNECTION_LOST_CODES:
+                return "connection"
+            if exc.args[0] in LOCK_TROUBLE_CODES:
+                return "lock"
         exc = exc.__cause__
-    return False
+    return ""
 
 
-def _job_retry_after_lost_connection(job_id: int) -> ImportJob | None:
+def _job_retry_after_lost_connection(job_id: int, *, reason: str = "connection") -> ImportJob | None:
     """Queue the job again on a new connection (bounded by Q_MAX_ATTEMPTS); None when it is out of tries."""
     connection.close()
     job = ImportJob.objects.filter(pk=job_id).first()
@@ -366,20 +386,36 @@ def _job_retry_after_lost_connection(job_id: int) -> ImportJob | None:
         return job
     if job.attempts >= (settings.Q_CLUSTER.get("max_attempts") or 3):
         return None
-    logger.warning("Job %s: the database connection was lost mid-import; nothing was kept, retrying.", job_id)
-    note = "The database connection was lost while importing; no rows were kept. The import is being retried."
-    job_status_compare_and_set(
-        job_id=job_id, from_statuses=[JobStatus.PROCESSING], to_status=JobStatus.WAITING, notes=note
-    )
-    import_job_enqueue(job_id=job_id)
+    logger.warning("Job %s: %s", job_id, RETRY_NOTES[reason])
+    if job_status_compare_and_set(
+        job_id=job_id,
+        from_statuses=[JobStatus.PROCESSING],
+        to_status=JobStatus.WAITING,
+        notes=RETRY_NOTES[reason],
+    ):
+        import_job_enqueue(job_id=job_id)
     return ImportJob.objects.get(pk=job_id)
 
 
 def _job_fail(job_id: int, *, status, message: str, code: str, outcome: ImportOutcome, errors_file: str):
-    job = ImportJob.objects.get(pk=job_id)
-    if job.status != JobStatus.PROCESSING:
-        return job
-    job.errors_file = errors_file
-    job_finish(job, status=status, outcome=outcome, message=message, code=code, kept_rows=0)
-    job.completed_at = job.completed_at or timezone.now()
-    return job
+    """The failure path: one compare-and-set from processing, never a read-then-save of the whole row."""
+    try:
+        job_fail(
+            job_id=job_id,
+            status=status,
+            message=message,
+            code=code,
+            total_rows=outcome.total_rows,
+            error_count=outcome.error_count,
+            errors=outcome.errors,
+            warnings=outcome.warnings,
+            errors_file=errors_file,
+        )
+    except OperationalError as exc:
+        if not _retry_reason(exc):
+            raise
+        # Another worker holds the job's row: it decides the job's fate; this delivery changes nothing.
+        logger.warning(
+            "Job %s: not recording this run's failure, the job is locked by another worker.", job_id
+        )
+    return ImportJob.objects.filter(pk=job_id).first()

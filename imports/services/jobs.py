@@ -104,6 +104,50 @@ def job_finish(
     return job
 
 
+def job_fail(
+    *,
+    job_id: int,
+    status: int,
+    message: str,
+    code: str,
+    total_rows: int = 0,
+    error_count: int = 0,
+    errors: list | None = None,
+    warnings: list[str] = (),
+    errors_file: str = "",
+) -> bool:
+    """Record a failed run of a processing job, nothing kept; a compare-and-set, so a job that another worker
+    has meanwhile completed (or re-queued) is left as it is. True when this call failed the job."""
+    current = ImportJob.objects.filter(pk=job_id).values("warnings", "total_rows").first()
+    if current is None:
+        return False
+    failed = job_status_compare_and_set(
+        job_id=job_id,
+        from_statuses=[JobStatus.PROCESSING],
+        to_status=status,
+        total_rows=total_rows or current["total_rows"],
+        processed_rows=total_rows,
+        inserted_count=0,
+        updated_count=0,
+        skipped_count=0,
+        repeated_count=0,
+        success_count=0,
+        duplicate_count=0,
+        error_count=error_count,
+        errors=errors or [],
+        warnings=list(dict.fromkeys([*current["warnings"], *warnings])),
+        summary={},
+        notes=message,
+        error_message=message,
+        error_code=code,
+        errors_file=errors_file,
+    )
+    if failed:
+        cache.delete(job_progress_key(job_id))
+        transaction.on_commit(lambda: job_final_hook(job_id=job_id))
+    return failed
+
+
 def job_final_hook(*, job_id: int) -> None:
     """After a job's final status is committed: hand the file to the archive, or let it go."""
     job = ImportJob.objects.filter(pk=job_id).first()
