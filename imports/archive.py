@@ -8,6 +8,7 @@ puts the file there; storing again under a name that already holds the file coun
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import filecmp
 import json
 import logging
@@ -34,6 +35,8 @@ from googleapiclient.http import MediaFileUpload
 
 from importhub.errors import ImportHubError
 
+from .models import ImportJob
+
 logger = logging.getLogger(__name__)
 
 SCOPES = ["https://www.googleapis.com/auth/drive"]
@@ -45,6 +48,52 @@ CHUNK_UNIT = 256 * 1024
 NO_TABLE = "unmatched"
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 ALREADY_EXISTS_REASONS = {"duplicate", "alreadyExists"}
+
+# File names (one path part) on the usual file systems (ext4, XFS, NTFS, APFS) hold at most 255 bytes.
+MAX_NAME_BYTES = 255
+# A longer "extension" is part of the name: `minutes.<300 characters>` has none worth keeping.
+MAX_EXTENSION_BYTES = 32
+# A local file id is the path under ARCHIVE_DIR, stored on the job: at most this many characters.
+FILE_ID_MAX_CHARS = ImportJob._meta.get_field("archive_file_id").max_length
+RETRY_HINT = 'then run `manage.py archive_retry` (or the admin action "Retry archive of the selected files").'
+# Errors of the local archive that trying again cannot mend: someone must change something first.
+PERMANENT_ERRORS = {
+    errno.ENAMETOOLONG: (
+        "archive_name_too_long",
+        "The name or the path is too long for the file system of ARCHIVE_DIR: set ARCHIVE_DIR to a shorter "
+        "path on a file system that takes 255-byte names, " + RETRY_HINT,
+    ),
+    errno.EACCES: (
+        "archive_not_writable",
+        "The worker may not write there: give the user the worker runs as write access to ARCHIVE_DIR (or "
+        "set ARCHIVE_DIR to a folder it may write), " + RETRY_HINT,
+    ),
+    errno.EPERM: (
+        "archive_not_writable",
+        "The worker may not write there: give the user the worker runs as write access to ARCHIVE_DIR (or "
+        "set ARCHIVE_DIR to a folder it may write), " + RETRY_HINT,
+    ),
+    errno.EROFS: (
+        "archive_read_only",
+        "ARCHIVE_DIR is on a read-only file system: mount it read-write or set ARCHIVE_DIR to a writable "
+        "folder, " + RETRY_HINT,
+    ),
+    errno.ENOSPC: (
+        "archive_full",
+        "The disk of ARCHIVE_DIR is full: free space there (or set ARCHIVE_DIR to a bigger disk), "
+        + RETRY_HINT,
+    ),
+    errno.EDQUOT: (
+        "archive_quota",
+        "The disk quota of the worker's user on ARCHIVE_DIR is used up: free space or raise the quota, "
+        + RETRY_HINT,
+    ),
+    errno.ENOTDIR: (
+        "archive_not_a_folder",
+        "A part of the archive path is a file, not a folder: set ARCHIVE_DIR to a folder (or move that file "
+        "away), " + RETRY_HINT,
+    ),
+}
 
 # Sub-folder ids by (parent, name), per worker process: each folder is looked up or created once.
 _folders: dict[tuple[str, str, str], str] = {}
@@ -79,10 +128,35 @@ class ArchiveStore(Protocol):
 
 
 def archive_name(*, dist_id: str, original_name: str) -> str:
-    """'<dist_id>_<original name>' ("distributor_file"), or the original name when there is no dist_id."""
+    """'<dist_id>_<original name>' ("distributor_file"), or the original name when there is no dist_id;
+    shortened to MAX_NAME_BYTES (see `name_fitted`)."""
     name = _safe_name(original_name) or "file"
     dist_id = _safe_name(dist_id)
-    return f"{dist_id}_{name}" if dist_id else name
+    return name_fitted(f"{dist_id}_{name}" if dist_id else name)
+
+
+def name_fitted(
+    name: str, *, tail: str = "", limit: int = MAX_NAME_BYTES, max_chars: int | None = None
+) -> str:
+    """`name` with `tail` (a clash's `-2`) before its extension, in at most `limit` bytes of UTF-8 (and at
+    most `max_chars` characters, when given).
+
+    The end of the name is cut, on a character boundary: its start (the `<dist_id>_` prefix) and its
+    extension stay, so the archived file still opens with the right program.
+    """
+    stem, extension = _name_split(name)
+    room = limit - len(f"{tail}{extension}".encode())
+    stem = stem.encode()[: max(room, 0)].decode("utf-8", "ignore")
+    if max_chars is not None:
+        stem = stem[: max(max_chars - len(tail) - len(extension), 1)]
+    return f"{stem.rstrip() or 'file'}{tail}{extension}"
+
+
+def _name_split(name: str) -> tuple[str, str]:
+    extension = Path(name).suffix
+    if not extension or len(extension.encode()) > MAX_EXTENSION_BYTES:
+        return name, ""
+    return name[: -len(extension)], extension
 
 
 def _safe_name(name: str) -> str:
@@ -133,7 +207,8 @@ def archive_store() -> ArchiveStore:
 
 
 class LocalArchive:
-    """ARCHIVE_DIR/<table>/<yyyy>/<mm>/<name>; a name already taken gets a -2, -3... suffix, never overwritten."""
+    """ARCHIVE_DIR/<table>/<yyyy>/<mm>/<name>; a name already taken gets a -2, -3... suffix, never overwritten
+    (and still fits in MAX_NAME_BYTES)."""
 
     kind = "local"
 
@@ -145,7 +220,10 @@ class LocalArchive:
 
     def reserve(self, *, name: str, table: str, when: dt.datetime) -> str:
         folder = Path(_safe_name(table) or NO_TABLE, f"{when:%Y}", f"{when:%m}")
-        return self._free(folder, name).as_posix()
+        try:
+            return self._free(folder, name).as_posix()
+        except OSError as exc:
+            raise self.write_error(folder / name, exc) from exc
 
     def store(self, *, source: Path, file_id: str, name: str, table: str, when: dt.datetime) -> ArchivedFile:
         relative = Path(file_id)
@@ -161,10 +239,17 @@ class LocalArchive:
                         break  # an earlier attempt of this job got this far
                     relative = self._free(relative.parent, name)  # another file took the name meanwhile
         except OSError as exc:
-            raise ArchiveError(
-                f"Cannot write {relative.as_posix()} in the archive folder {self.root}: {exc}", transient=True
-            ) from exc
+            raise self.write_error(relative, exc) from exc
         return ArchivedFile(file_id=relative.as_posix())
+
+    def write_error(self, relative: Path, exc: OSError) -> ArchiveError:
+        """Permanent (a name, a permission, a full disk: say what to do) or transient (tried again later)."""
+        text = f"Cannot write {relative.as_posix()} in the archive folder {self.root}: {exc}"
+        permanent = PERMANENT_ERRORS.get(exc.errno)
+        if permanent is None:
+            return ArchiveError(f"{text}.", transient=True, code="archive_write")
+        code, advice = permanent
+        return ArchiveError(f"{text}. {advice}", transient=False, code=code)
 
     def path(self, file_id: str) -> Path | None:
         """The archived file for a local file id, if it is there (and inside the archive folder)."""
@@ -175,12 +260,13 @@ class LocalArchive:
         return path if path.is_relative_to(root) and path.is_file() else None
 
     def _free(self, folder: Path, name: str) -> Path:
-        candidate = folder / name
-        stem, suffix = Path(name).stem, Path(name).suffix
+        # The file id (<table>/<yyyy>/<mm>/<name>) is stored on the job: it must fit that column too.
+        max_chars = FILE_ID_MAX_CHARS - len(folder.as_posix()) - 1
+        candidate = folder / name_fitted(name, max_chars=max_chars)
         number = 1
         while (self.root / candidate).exists():
             number += 1
-            candidate = folder / f"{stem}-{number}{suffix}"
+            candidate = folder / name_fitted(name, tail=f"-{number}", max_chars=max_chars)
         return candidate
 
 
