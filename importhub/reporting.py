@@ -7,6 +7,8 @@ import re
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 SUBSTITUTE = SafeExceptionReporterFilter.cleansed_substitute
+# Containers of the traceback's variables bigger than this are left to the masking of the rendered page.
+MASKED_ITEMS_MAX = 200
 # Settings and environment variables hidden by name (Django's own list, plus our connection URLs and keys).
 HIDDEN_NAMES = re.compile(
     r"API|AUTH|TOKEN|KEY|SECRET|PASS|PWD|SIGNATURE|COOKIE|CREDENTIAL|PRIVATE|DSN"
@@ -17,11 +19,12 @@ HIDDEN_NAMES = re.compile(
 HIDDEN_VARIABLES = re.compile(r"PASS|PWD|SECRET|TOKEN|CREDENTIAL|PRIVATE|COOKIE", flags=re.I)
 # The password of `scheme://user:password@host` (also `redis://:password@host`).
 URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^\s:/@]*:)(?P<password>[^\s@/]+)(?P<at>@)", re.I)
-# `password=...`, `"password": "..."` in connection strings and JSON.
+# `password=...` in connection strings, `"password": "..."` in JSON (not `password: str` in source lines).
 PASSWORD_PAIR = re.compile(
-    r"""(?P<head>["']?(?:password|passwd|pwd)["']?\s*[=:]\s*["']?)(?P<password>[^\s"',;&]+)""", re.I
+    r"""(?P<head>(?:\b(?:password|passwd|pwd)\s*=|["'](?:password|passwd|pwd)["']\s*:)\s*["']?)"""
+    r"""(?P<password>[^\s"',;&]+)""",
+    re.I,
 )
-MASKED_ITEMS_MAX = 200
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S)
 
 
