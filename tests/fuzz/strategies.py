@@ -248,3 +248,55 @@ def damaged_files(draw) -> bytes:
 file_bytes = st.one_of(st.binary(max_size=600), csv_files(), sales_files(), sales_files(), damaged_files())
 file_names = st.sampled_from(["sales_fuzz.csv", "sales_fuzz.txt", "SALES_Fuzz.CSV"])
 dist_ids = st.sampled_from(["", "31001", "42", "x"])
+
+
+# Values of query parameters: dates and date-times that may not exist (day 30 of February, hour 25, month 13,
+# offsets of days), numbers of any size and sign, ids, choices, and random or over-long text.
+@st.composite
+def date_texts(draw) -> str:
+    year, month, day = draw(st.integers(0, 10000)), draw(st.integers(0, 99)), draw(st.integers(0, 40))
+    text = f"{year:04d}-{month:02d}-{day:02d}"
+    if draw(st.booleans()):
+        hour, minute = draw(st.integers(0, 99)), draw(st.integers(0, 99))
+        text += f"{draw(st.sampled_from(['T', ' ']))}{hour:02d}:{minute:02d}:{draw(st.integers(0, 99)):02d}"
+        offset = draw(st.sampled_from(["", "Z", "+{:02d}:00", "-{:02d}:30", "+{:02d}{:02d}"]))
+        text += offset.format(draw(st.integers(0, 99)), draw(st.integers(0, 99)))
+    return text
+
+
+_numbers = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=2**63 - 2, max_value=2**63 + 2),
+    st.integers(min_value=-2, max_value=2),
+).map(str)
+# The parsers' hard cases weigh most: dates and numbers come first and twice.
+query_values = st.one_of(
+    date_texts(),
+    _numbers,
+    date_texts(),
+    _numbers,
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-0",
+            "1e3",
+            "1.5",
+            "NaN",
+            "٣",
+            "9223372036854775807",
+            "9223372036854775808",
+            "auto",
+            "sales",
+            "pending",
+            "completed_with_errors",
+            "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e",
+            "0001-01-01",
+            "9999-12-31T23:59:59-23:59",
+        ]
+    ),
+    st.uuids().map(str),
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20),
+    st.text(alphabet="aZ9_-", min_size=49, max_size=300),
+)

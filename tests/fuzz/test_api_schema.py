@@ -1,5 +1,7 @@
 """schemathesis against the OpenAPI document at /api/schema/: every operation, with generated parameters and
 bodies (valid and invalid), called on the WSGI application as a superuser; no answer may be a 500.
+Then hypothesis drives every query parameter of the API's GET operations and every staff page's GET
+parameters with values aimed at the parsers (dates that do not exist, numbers of any size): never a 500.
 
 schemathesis's own pytest loader (`schemathesis.pytest.from_fixture`) reads `Node._nodeid`, which pytest 9 no
 longer has, so each operation is a subtest here that drives schemathesis's strategies with hypothesis itself.
@@ -17,6 +19,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -29,7 +32,7 @@ from tableconfig.models import Alias, ColumnConfig, ImportTable
 from tests.imports.conftest import DATA
 from tests.security.test_url_walk import ROUTES
 
-from .strategies import FUZZ_SETTINGS, fuzz_examples
+from .strategies import FUZZ_SETTINGS, fuzz_examples, query_values
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -133,3 +136,89 @@ def test_api_never_answers_500(api_schema, real_ids, superuser_headers, subtests
                     )
                     # As schemathesis's own runner does: when every input is valid there is no invalid one.
                     assert sent or mode == GenerationMode.NEGATIVE
+
+
+QUERY_EXAMPLES = fuzz_examples(60)
+# Every parameter a page's form reads, and some it does not (Django's admin reads `o`, `q`, `p` and `e`).
+PAGE_PARAMETERS = [
+    "page",
+    "status",
+    "table_name",
+    "dist_id",
+    "created_after",
+    "created_before",
+    "batch",
+    "job",
+    "mode",
+    "q",
+    "o",
+    "p",
+    "e",
+]
+
+
+def _query_fuzz(get, path: str, names: list[str], examples: int) -> None:
+    """GET `path` with random values for random subsets of `names`; no answer may be a 500 (the test client
+    raises the view's exception), streamed bodies included."""
+
+    @settings(FUZZ_SETTINGS, max_examples=examples)
+    @given(query=st.dictionaries(st.sampled_from(names), query_values, max_size=len(names)))
+    def call(query):
+        response = get(path, query)
+        assert response.status_code < 500, (path, query, response.status_code)
+        if getattr(response, "streaming", False):
+            b"".join(response.streaming_content)
+
+    call()
+
+
+def _path_filled(path: str, real_ids: dict) -> str:
+    params = _path_parameters(path, real_ids) or {}
+    return re.sub(r"\{(\w+)\}", lambda m: str(params.get(m[1], "x")), path)
+
+
+def test_api_query_parameters_never_answer_500(admin_api, real_ids, subtests):
+    """Every declared query parameter of every GET operation (as /api/schema/ lists them), random values."""
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    for path, item in document["paths"].items():
+        names = [p["name"] for p in item.get("get", {}).get("parameters", []) if p["in"] == "query"]
+        if not names or path == "/api/schema/":
+            continue
+        with subtests.test(msg=path):
+            _query_fuzz(admin_api.get, _path_filled(path, real_ids), names, QUERY_EXAMPLES)
+
+
+def _page_paths(real_ids: dict) -> list[str]:
+    """The staff pages and the admin's lists, with real objects for their path parameters."""
+    job = ImportJob.objects.exclude(batch_id=None).first()
+    table = ImportTable.objects.get(table_name="products")
+    column = ColumnConfig.objects.get(table=table, column_name="price")
+    real = {
+        "batch-detail": f"/batches/{job.batch_id}/",
+        "data-table": "/data/sales/",
+        "data-export-csv": "/data/products/export.csv",
+        "data-export-xlsx": "/data/products/export.xlsx",
+        "config-table": f"/config/tables/{table.pk}/",
+        "config-column-create": f"/config/tables/{table.pk}/columns/new/",
+        "config-column": f"/config/columns/{column.pk}/",
+        "config-alias-create": f"/config/columns/{column.pk}/aliases/",
+    }
+    paths = []
+    for route in ROUTES:
+        if route.is_api or route.name in ("login", "logout", "admin:login", "admin:logout"):
+            continue
+        if route.path.startswith("/admin/") and not route.name.endswith("_changelist"):
+            continue
+        if route.name == "config-alias-delete":
+            continue  # POST only
+        paths.append(real.get(route.name, route.path))
+    return paths
+
+
+def test_pages_get_parameters_never_answer_500(client, admin_user, real_ids, subtests):
+    """Every page (and the admin's lists) as a superuser, with random values for the parameters pages read."""
+    client.force_login(admin_user)
+    for path in _page_paths(real_ids):
+        with subtests.test(msg=path):
+            examples = QUERY_EXAMPLES // 3 if path.startswith("/admin/") else QUERY_EXAMPLES
+            _query_fuzz(client.get, path, PAGE_PARAMETERS, examples)
