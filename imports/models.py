@@ -93,7 +93,7 @@ class ImportJob(models.Model):
 
     attempts = models.PositiveSmallIntegerField(default=0)
     archive_status = models.CharField(max_length=10, choices=ArchiveStatus.choices, blank=True)
-    archive_file_id = models.CharField(max_length=200, blank=True)
+    archive_file_id = models.CharField(max_length=500, blank=True)
     archive_url = models.CharField(max_length=500, blank=True)
     archive_error = models.TextField(blank=True)
     archive_attempts = models.PositiveSmallIntegerField(default=0)

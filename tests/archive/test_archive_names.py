@@ -75,7 +75,8 @@ def test_local_archive_of_a_300_byte_non_ascii_name(demo_tables, queued_only):
     assert (job.status, job.archive_status, job.archive_error) == (JobStatus.COMPLETE, ArchiveStatus.DONE, "")
     (archived,) = archived_files()
     assert archived.relative_to(settings.ARCHIVE_DIR).as_posix() == job.archive_file_id
-    assert utf8_bytes(archived.name) <= 255
+    # Cut by the file system's 255 bytes (at a character boundary), not by the job's file id column.
+    assert 250 <= utf8_bytes(archived.name) <= 255
     assert archived.name.startswith("31001_Überweisungsbestätigung_é") and archived.name.endswith(".csv")
     assert archived.read_bytes() == (DATA / "sales_small.csv").read_bytes()
     assert ImportJob.objects.get(pk=job.pk).archive_file_id == job.archive_file_id
