@@ -94,7 +94,9 @@ def upload(request):
             context = _submit(request, form)
     else:
         form = UploadForm()
-    return render(request, "imports/upload.html", {"form": form, **context})
+    # A refused form is the user's input: 400, like the API (the page shows the reason).
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "imports/upload.html", {"form": form, **context}, status=status)
 
 
 def _batch_row(batch: dict) -> dict:

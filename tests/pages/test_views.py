@@ -173,7 +173,7 @@ def test_upload_without_javascript_shows_results_and_imports(staff_client, staff
 
 def test_upload_without_files_shows_the_engine_message(staff_client, demo_tables):
     response = staff_client.post("/", {"mode": "both", "table_name": "auto"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "No files provided." in page_text(response)
     assert not ImportJob.objects.exists()
 
