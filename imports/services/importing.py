@@ -243,8 +243,8 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
         # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
         for chunk, validated in _prefetched(chunks, depth=1):
             outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
-            outcome.warnings.extend(getattr(chunk, "notes", ()))
-            for column, count in getattr(validated, "rounded", {}).items():
+            outcome.warnings.extend(chunk.notes)
+            for column, count in validated.rounded.items():
                 outcome.rounded[column] = outcome.rounded.get(column, 0) + count
             refused: list[RowError] = []
             refused_rows: list[tuple[int, str, list[str]]] = []

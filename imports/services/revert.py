@@ -71,7 +71,8 @@ class RevertAttempt:
         return f"{name}: {self.result.message if self.result else self.error}"
 
 
-def _table_sql(job: ImportJob) -> tuple[str, str]:
+def _table_name(job: ImportJob) -> str:
+    """The job's physical table, checked to be a valid identifier that exists."""
     # The configuration may have been deleted since (the physical table stays): fall back to the name at import.
     table_name = job.table.table_name if job.table else job.table_name
     try:
@@ -87,7 +88,7 @@ def _table_sql(job: ImportJob) -> tuple[str, str]:
         raise RevertRefused(
             f"The table '{table_name}' no longer exists; there is nothing to revert.", code="table_missing"
         )
-    return table_name, connection.ops.quote_name(table_name)
+    return table_name
 
 
 def revert_blockers(job: ImportJob) -> list[int]:
@@ -133,7 +134,7 @@ def import_job_revert(*, job: ImportJob, user, cascade: bool = False) -> RevertR
                 f"Only a completed import can be reverted; job {job.id} is '{job.status_label}'.",
                 code="not_complete",
             )
-        table_name, _table_sql_quoted = _table_sql(job)
+        table_name = _table_name(job)
         blockers = revert_blockers(job)
         cascaded: list[int] = []
         if blockers and not cascade:

@@ -3,11 +3,27 @@
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 
 DATA = Path(__file__).resolve().parent.parent / "data"
+
+ON_MYSQL = django_settings.DATABASES["default"]["ENGINE"].endswith("mysql")
+# On MySQL the loader tests run through LOAD DATA LOCAL INFILE ("on") and multi-row INSERT ("off").
+LOAD_MODES = (
+    [pytest.param("on", id="load-data"), pytest.param("off", id="insert")]
+    if ON_MYSQL
+    else [pytest.param("auto", id="sqlite")]
+)
+
+
+@pytest.fixture(params=LOAD_MODES)
+def load_mode(request, settings):
+    """Every loader test once per load path the database has."""
+    settings.IMPORT_LOAD_DATA_LOCAL = request.param
+    return request.param
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.conf import settings as django_settings
 from django.db import DatabaseError, connection, transaction
 
 from imports.services import loading
@@ -22,13 +21,6 @@ from tableconfig.schema import ColumnSpec, physical_model_build, table_schema_sy
 
 db_tx = pytest.mark.django_db(transaction=True)
 
-ON_MYSQL = django_settings.DATABASES["default"]["ENGINE"].endswith("mysql")
-# On MySQL every test runs through LOAD DATA LOCAL INFILE ("on") and multi-row INSERT ("off").
-LOAD_MODES = (
-    [pytest.param("on", id="load-data"), pytest.param("off", id="insert")]
-    if ON_MYSQL
-    else [pytest.param("auto", id="sqlite")]
-)
 EXPECTED_METHOD = {
     "on": "mysql LOAD DATA LOCAL INFILE",
     "off": "mysql multi-row INSERT",
@@ -47,12 +39,6 @@ SALES = [
 SALES_COLUMNS = [s.name for s in SALES]
 PRODUCTS = [ColumnSpec("sku", "str", max_length=20, is_unique=True), ColumnSpec("price", "decimal")]
 PRODUCTS_COLUMNS = ["sku", "price"]
-
-
-@pytest.fixture(params=LOAD_MODES)
-def load_mode(request, settings):
-    settings.IMPORT_LOAD_DATA_LOCAL = request.param
-    return request.param
 
 
 @pytest.fixture

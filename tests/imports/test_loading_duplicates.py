@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
-from django.conf import settings as django_settings
 from django.db import DataError, connection, transaction
 
 from imports.models import RowVersion
@@ -20,12 +19,6 @@ from tableconfig.schema import ColumnSpec, table_schema_sync
 
 db_tx = pytest.mark.django_db(transaction=True)
 
-ON_MYSQL = django_settings.DATABASES["default"]["ENGINE"].endswith("mysql")
-LOAD_MODES = (
-    [pytest.param("on", id="load-data"), pytest.param("off", id="insert")]
-    if ON_MYSQL
-    else [pytest.param("auto", id="sqlite")]
-)
 JOB_AT = datetime(2026, 11, 1, 8, 30, 15, tzinfo=UTC)
 PRODUCTS = [
     ColumnSpec("sku", "str", max_length=20, is_unique=True),
@@ -33,12 +26,6 @@ PRODUCTS = [
     ColumnSpec("price", "decimal", decimal_digits=18, decimal_places=4),
 ]
 COLUMNS = [s.name for s in PRODUCTS]
-
-
-@pytest.fixture(params=LOAD_MODES)
-def load_mode(request, settings):
-    settings.IMPORT_LOAD_DATA_LOCAL = request.param
-    return request.param
 
 
 @pytest.fixture
