@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Context, Decimal
+import logging
+from decimal import Context, Decimal, localcontext
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from tableconfig.models import ColumnConfig, ColumnRole
 from tableconfig.naming import identifier_validate
+
+logger = logging.getLogger(__name__)
 
 
 def _quote(name: str, kind: str) -> str:
@@ -35,22 +38,39 @@ def _as_datetime(value) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value)[:19])
 
 
-def _amount_total(table_sql: str, column_sql: str, job_id: int) -> Decimal | None:
-    """The exact sum of the job's amounts. MySQL sums DECIMAL exactly; SQLite's SUM() would turn the stored
-    text into binary floats, so its values are added here as Decimals (streamed, constant memory)."""
+def _amount_total(table_sql: str, column_sql: str, job_id: int, places: int, digits: int) -> Decimal | None:
+    """The exact sum of the job's amounts. MySQL sums DECIMAL exactly. SQLite's SUM() would turn the stored
+    text into binary floats; but the rows this job wrote hold canonical text with exactly `places` decimals, so
+    without the point they are whole numbers that SQLite adds exactly in 64 bits, as long as each fits (at most
+    18 digits: a longer CAST would be clamped). Past 64 bits SQLite raises "integer overflow" rather than lose
+    digits; then, as for wider columns, the values are added here as Decimals, streamed."""
     with connection.cursor() as cursor:
         if connection.vendor == "mysql":
             cursor.execute(f"SELECT SUM({column_sql}) FROM {table_sql} WHERE import_job_id = %s", [job_id])
             total = cursor.fetchone()[0]
             return None if total is None else Decimal(str(total))
+        if digits <= 18:
+            try:
+                with transaction.atomic():
+                    cursor.execute(
+                        f"SELECT SUM(CAST(REPLACE({column_sql}, '.', '') AS INTEGER)) FROM {table_sql} "
+                        "WHERE import_job_id = %s",
+                        [job_id],
+                    )
+                    scaled = cursor.fetchone()[0]
+                return None if scaled is None else Decimal(scaled).scaleb(-places)
+            except OperationalError:
+                logger.debug("Job %s: the amounts add up past 64 bits; adding them as Decimals", job_id)
         cursor.execute(
             f"SELECT CAST({column_sql} AS TEXT) FROM {table_sql} WHERE import_job_id = %s AND {column_sql} IS NOT NULL",
             [job_id],
         )
         total, seen = Decimal(0), False
-        while batch := cursor.fetchmany(10_000):
-            total += sum(map(Decimal, (value for (value,) in batch)), Decimal(0))
-            seen = True
+        # Decimal's default context keeps 28 digits: a 38-digit column would be rounded.
+        with localcontext(Context(prec=200)):
+            while batch := cursor.fetchmany(10_000):
+                total += sum(map(Decimal, (value for (value,) in batch)), Decimal(0))
+                seen = True
         return total if seen else None
 
 
@@ -79,11 +99,13 @@ def job_summary_compute(*, table_name: str, columns: list[ColumnConfig], job_id:
         summary["period_start"] = start.isoformat() if start else None
         summary["period_end"] = end.isoformat() if end else None
     if ColumnRole.AMOUNT in roles:
-        total = _amount_total(table_sql, _quote(roles[ColumnRole.AMOUNT], "column"), job_id)
+        amount = next(c for c in columns if c.column_name == roles[ColumnRole.AMOUNT])
+        places, digits = (
+            (amount.decimal_places, amount.decimal_digits) if amount.data_type == "decimal" else (0, 18)
+        )
+        total = _amount_total(table_sql, _quote(roles[ColumnRole.AMOUNT], "column"), job_id, places, digits)
         if total is not None:
             # The column's own scale, so both databases give the same text ('4849001.7500').
-            amount = next(c for c in columns if c.column_name == roles[ColumnRole.AMOUNT])
-            places = amount.decimal_places if amount.data_type == "decimal" else 0
             total = total.quantize(Decimal(1).scaleb(-places), context=Context(prec=200))
         summary["amount_column"] = roles[ColumnRole.AMOUNT]
         summary["amount_total"] = None if total is None else _decimal_text(total)
