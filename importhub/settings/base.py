@@ -224,6 +224,9 @@ IMPORT_CHUNK_ROWS = env.int(
     "IMPORT_CHUNK_ROWS", default=10_000 if _db["ENGINE"].endswith("mysql") else 50_000
 )
 IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto | on | off
+# SQLite: where a running import writes its rows before one short copy into the table (about the size of
+# the file's rows; removed when the import ends).
+IMPORT_WORK_DIR = env_path("IMPORT_WORK_DIR", BASE_DIR / "var" / "work")
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=15 * 60)
 
 # --- Archive ------------------------------------------------------------------------------------

@@ -12,5 +12,6 @@ TEST_VAR = env_path("TEST_VAR", BASE_DIR / "var" / "test")
 UPLOAD_DIR = TEST_VAR / "uploads"
 ARCHIVE_DIR = TEST_VAR / "archive"
 MEDIA_ROOT = TEST_VAR / "media"
+IMPORT_WORK_DIR = TEST_VAR / "work"
 if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
     CACHES = {"default": {**CACHES["default"], "LOCATION": TEST_VAR / "cache"}}

@@ -1,15 +1,20 @@
-"""The full import of one file: read in chunks, validate every row, bulk-load, summarise, in ONE transaction.
+"""The full import of one file: read in chunks, validate every row, bulk-load, summarise; all or nothing.
 
-A worker that dies part way leaves nothing behind (the transaction never commits) and the job row stays
-locked for the run, so a duplicate delivery of the same task waits and then finds the job already final.
+On MySQL (and SQLite tables with unique columns) every row is written inside ONE transaction that also
+locks the job's row: a worker that dies part way leaves nothing behind (the transaction never commits), and
+a duplicate delivery of the same task waits and then finds the job final. On SQLite, whose one write lock
+that transaction would hold for the whole file, append-only tables go through the run's private rows file
+and one short copy (services/staging.py): the run's attempt number decides which delivery's copy counts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +38,17 @@ from .jobs import (
     job_status_compare_and_set,
     job_stored_path,
 )
-from .loading import table_writer_open
+from .loading import job_rows_undo, table_writer_open
 from .matching import headers_map, table_columns
 from .reading import Chunk, file_chunks_read, file_open_head
+from .staging import job_rows_attached, job_rows_file_open, job_rows_files_clear, job_rows_staged_possible
 from .summary import job_notes_format, job_summary_compute
 from .validation import RowError, ValidatedChunk, chunk_validate
 
 logger = logging.getLogger(__name__)
+
+READER_THREAD_NAME = "import-reader"
+READER_JOIN_SECONDS = 60
 
 
 class RejectedOnErrors(FileRejected):
@@ -100,30 +109,40 @@ def _validated_chunks(
         yield chunk, chunk_validate(frame=chunk.frame, row_numbers=chunk.row_numbers, rules=rules)
 
 
-def _prefetched(iterator: Iterator, depth: int = 2) -> Iterator:
-    """Read and validate the next chunks in a thread while the current one is being loaded."""
+@contextlib.contextmanager
+def _prefetched(iterator: Iterator, depth: int = 2) -> Iterator[Iterator]:
+    """Read and validate the next chunks in a thread while the current one is being loaded.
+
+    The thread ends with the block, however the block ends: it stops at its next chunk, closes the reader
+    (and the file) and lets go of what it holds, so a failed import leaves no thread behind."""
     items: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
     stop = threading.Event()
 
+    def handed_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(done)
+                if not handed_over(item):
+                    break
+            else:
+                handed_over(done)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            items.put(exc)
+            handed_over(exc)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
 
-    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
-    thread.start()
-    try:
+    def consume() -> Iterator:
         while True:
             item = items.get()
             if item is done:
@@ -131,9 +150,21 @@ def _prefetched(iterator: Iterator, depth: int = 2) -> Iterator:
             if isinstance(item, BaseException):
                 raise item
             yield item
+
+    thread = threading.Thread(target=produce, name=READER_THREAD_NAME, daemon=True)
+    thread.start()
+    try:
+        yield consume()
     finally:
         stop.set()
-        thread.join(timeout=5)
+        while True:  # what the thread had queued: let go of it now
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                break
+        thread.join(timeout=READER_JOIN_SECONDS)
+        if thread.is_alive():
+            logger.warning("The import's reader thread did not stop within %s s", READER_JOIN_SECONDS)
 
 
 def _rejected_rows(chunk: Chunk, validated: ValidatedChunk) -> list[tuple[int, str, list[str]]]:
@@ -197,8 +228,9 @@ def _ragged_errors(chunk: Chunk) -> list[RowError]:
     ]
 
 
-def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
-    """Do the work for a locked job inside the caller's transaction; raise FileRejected to roll it back."""
+def _import_checked(job: ImportJob):
+    """The checks before any row is read: the table and the file are there, the headers map, the table in the
+    database matches its configuration. Returns (format, head, mapping, columns)."""
     table = job.table
     if table is None:
         raise FileRejected(f"The table '{job.table_name}' no longer exists.", code="table_missing")
@@ -213,9 +245,6 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
     mapping = headers_map(columns=columns, headers=head.normalized, table=table, dist_id=job.dist_id)
     if mapping.missing_mandatory:
         raise FileRejected(mapping.missing_message(), code="missing_columns")
-    if mapping.ignored_headers:
-        outcome.warnings.append(mapping.ignored_message())
-
     drift = table_schema_drift(table_name=table.table_name, specs=table_specs(table))
     if drift:
         raise FileRejected(
@@ -223,52 +252,48 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
             "Run manage.py sync_tables (or save the table in admin), then import again. Nothing was loaded.",
             code="table_out_of_sync",
         )
+    return fmt, head, mapping, columns
+
+
+def _import_file(job: ImportJob, outcome: ImportOutcome, progress, *, attempt: int | None = None):
+    """Read, validate and write every row of a claimed job; raise FileRejected to keep nothing.
+
+    With `attempt` (SQLite, a table without unique columns) the rows go to the run's private rows file and
+    the returned JobRowsFile is copied into the table afterwards; without it they go straight into the table,
+    inside the caller's transaction."""
+    table = job.table
+    fmt, head, mapping, columns = _import_checked(job)
+    if mapping.ignored_headers:
+        outcome.warnings.append(mapping.ignored_message())
     names = [c.column_name for c in columns]
     unique = [c.column_name for c in columns if c.is_unique]
     errors_file = _ErrorsFile(job_errors_path(job), head.headers)
-    writer = table_writer_open(
-        table_name=table.table_name,
-        columns=names,
-        unique_columns=unique,
-        job_id=job.id,
-        on_duplicate=table.on_duplicate,
-        update_columns=[rule.name for rule in mapping.rules if rule.source is not None],
-    )
+    if attempt is not None:
+        writer = job_rows_file_open(
+            job_id=job.id, attempt=attempt, table_name=table.table_name, columns=names
+        )
+    else:
+        writer = table_writer_open(
+            table_name=table.table_name,
+            columns=names,
+            unique_columns=unique,
+            job_id=job.id,
+            on_duplicate=table.on_duplicate,
+            update_columns=[rule.name for rule in mapping.rules if rule.source is not None],
+        )
     keep_errors = False
     try:
         writer.job_rows_delete()
         chunks = _validated_chunks(
-            path, fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS, name=job.original_filename
+            job_stored_path(job), fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS, name=job.original_filename
         )
         # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
-        for chunk, validated in _prefetched(chunks, depth=1):
-            outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
-            outcome.warnings.extend(chunk.notes)
-            for column, count in validated.rounded.items():
-                outcome.rounded[column] = outcome.rounded.get(column, 0) + count
-            refused: list[RowError] = []
-            refused_rows: list[tuple[int, str, list[str]]] = []
-            doomed = table.reject_file_on_error and (
-                outcome.error_count or len(validated.rejected) or chunk.ragged
-            )  # nothing will be kept: only count the bad rows
-            if len(validated.frame) and not doomed:
-                written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
-                outcome.inserted_count += written.inserted
-                outcome.updated_count += written.updated
-                outcome.skipped_count += written.skipped
-                outcome.repeated_count += written.repeated
-                refused, refused_rows = _refused_rows(chunk, validated, written.refused)
-            errors = sorted([*validated.errors, *_ragged_errors(chunk), *refused], key=lambda e: e.row)
-            rejected = len(validated.rejected) + len(chunk.ragged) + len(refused_rows)
-            outcome.error_count += rejected
-            room = ROW_ERRORS_KEPT - len(outcome.errors)
-            if room > 0:
-                outcome.errors.extend(_error_kept(e) for e in errors[:room])
-            if rejected:
-                errors_file.rows_write(sorted([*_rejected_rows(chunk, validated), *refused_rows]))
-            job_progress_set(job.id, outcome.total_rows)
-            if progress:
-                progress(outcome.total_rows)
+        with _prefetched(chunks, depth=1) as prefetched:
+            for chunk, validated in prefetched:
+                _chunk_record(job, table, writer, errors_file, outcome, chunk, validated)
+                job_progress_set(job.id, outcome.total_rows)
+                if progress:
+                    progress(outcome.total_rows)
         keep_errors = True
     finally:
         writer.close()
@@ -278,43 +303,120 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress) -> None:
             f"{outcome.error_count:,} of {outcome.total_rows:,} rows are invalid and this table rejects the whole "
             "file on any error: nothing was imported. Download the errors, fix those rows and upload again.",
         )
+    return writer
+
+
+def _chunk_record(job, table, writer, errors_file, outcome: ImportOutcome, chunk: Chunk, validated) -> None:
+    """Write one validated chunk's good rows and record its bad ones (counts, kept errors, errors file)."""
+    outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
+    outcome.warnings.extend(chunk.notes)
+    for column, count in validated.rounded.items():
+        outcome.rounded[column] = outcome.rounded.get(column, 0) + count
+    refused: list[RowError] = []
+    refused_rows: list[tuple[int, str, list[str]]] = []
+    doomed = table.reject_file_on_error and (
+        outcome.error_count or len(validated.rejected) or chunk.ragged
+    )  # nothing will be kept: only count the bad rows
+    if len(validated.frame) and not doomed:
+        written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
+        outcome.inserted_count += written.inserted
+        outcome.updated_count += written.updated
+        outcome.skipped_count += written.skipped
+        outcome.repeated_count += written.repeated
+        refused, refused_rows = _refused_rows(chunk, validated, written.refused)
+    errors = sorted([*validated.errors, *_ragged_errors(chunk), *refused], key=lambda e: e.row)
+    rejected = len(validated.rejected) + len(chunk.ragged) + len(refused_rows)
+    outcome.error_count += rejected
+    room = ROW_ERRORS_KEPT - len(outcome.errors)
+    if room > 0:
+        outcome.errors.extend(_error_kept(e) for e in errors[:room])
+    if rejected:
+        errors_file.rows_write(sorted([*_rejected_rows(chunk, validated), *refused_rows]))
+
+
+class _Run:
+    """What the failure paths need to know about a run: the job once read, and its errors file."""
+
+    job: ImportJob | None = None
+
+
+def _job_finished(job: ImportJob, outcome: ImportOutcome, summary: dict) -> ImportJob:
+    return job_finish(
+        job,
+        status=JobStatus.COMPLETE,
+        outcome=outcome,
+        summary=summary,
+        notes=job_notes_format(outcome=outcome, summary=summary),
+    )
+
+
+def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
+    """MySQL (row locks), and SQLite tables with unique columns: every row written inside one transaction
+    that also holds the job's row, so a duplicate delivery waits and then finds the job final."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().select_related("table").get(pk=job_id)
+        run.job = job
+        if job.status != JobStatus.PROCESSING:
+            return job
+        _import_file(job, outcome, progress)
+        summary = job_summary_compute(
+            table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
+        )
+        return _job_finished(job, outcome, summary)
+
+
+def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
+    """SQLite, a table without unique columns: read, validate and write the rows into the run's private file
+    with no lock on the database, then copy them in one short transaction (see services/staging.py)."""
+    run.job = job
+    try:
+        rows = _import_file(job, outcome, progress, attempt=attempt)
+        with job_rows_attached(path=rows.path) as schema:
+            summary = job_summary_compute(
+                table_name=job.table.table_name,
+                columns=table_columns(job.table),
+                job_id=job.id,
+                schema=schema,
+            )
+            with transaction.atomic():
+                current = ImportJob.objects.filter(pk=job.id).values_list("status", "attempts").first()
+                if current != (JobStatus.PROCESSING, attempt):
+                    # A later delivery claimed the job (or it was failed, reverted): that run decides.
+                    logger.info(
+                        "Job %s: run %s superseded (now %s); its rows are not kept.", job.id, attempt, current
+                    )
+                    return ImportJob.objects.get(pk=job.id)
+                job_rows_undo(table_name=job.table.table_name, job_id=job.id)  # an earlier run's
+                copied = rows.rows_copy(schema=schema)
+                if copied != outcome.inserted_count:
+                    raise DatabaseError(
+                        f"Copied {copied:,} rows of job {job.id} into {job.table.table_name}, expected "
+                        f"{outcome.inserted_count:,}."
+                    )
+                return _job_finished(job, outcome, summary)
+    finally:
+        job_rows_files_clear(job_id=job.id)
 
 
 def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> ImportJob | None:
     """Import one waiting job. Safe to call twice: a second call finds the job final and does nothing."""
-    try:
-        claimed = job_status_compare_and_set(
-            job_id=job_id,
-            from_statuses=(JobStatus.WAITING, JobStatus.PROCESSING),
-            to_status=JobStatus.PROCESSING,
-            started=True,
-        )
-    except OperationalError:
-        logger.info("Job %s is being imported by another worker; leaving it to that worker.", job_id)
-        return None
-    if not claimed:
-        logger.info("Job %s is not waiting (already done or not ready); nothing to do.", job_id)
+    attempt = _job_claim(job_id)
+    if attempt is None:
         return ImportJob.objects.filter(pk=job_id).first()
+    if attempt is _BUSY:
+        return None
 
     outcome = ImportOutcome()
-    job = None
+    run = _Run()
     try:
-        with transaction.atomic():
-            job = ImportJob.objects.select_for_update().select_related("table").get(pk=job_id)
-            if job.status != JobStatus.PROCESSING:
-                return job
-            _import_file(job, outcome, progress)
-            summary = job_summary_compute(
-                table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
-            )
-            job_finish(
-                job,
-                status=JobStatus.COMPLETE,
-                outcome=outcome,
-                summary=summary,
-                notes=job_notes_format(outcome=outcome, summary=summary),
-            )
-        logger.info("Job %s complete: %s", job_id, job.notes)
+        job = ImportJob.objects.select_related("table").get(pk=job_id)
+        unique = [c.column_name for c in table_columns(job.table) if c.is_unique] if job.table else []
+        if job.table is not None and job_rows_staged_possible(unique_columns=unique):
+            job = _import_staged(job, attempt, run, outcome, progress)
+        else:
+            job = _import_in_one_transaction(job_id, run, outcome, progress)
+        if job.status == JobStatus.COMPLETE:
+            logger.info("Job %s complete: %s", job_id, job.notes)
         return job
     except FileRejected as exc:
         logger.info("Job %s: file rejected: %s", job_id, exc.message)
@@ -324,11 +426,11 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             message=exc.message,
             code=exc.code,
             outcome=outcome,
-            errors_file=getattr(job, "errors_file", ""),
+            errors_file=getattr(run.job, "errors_file", ""),
         )
     except Exception as exc:
         retry = _retry_reason(exc)
-        if retry and job is None:
+        if retry and run.job is None:
             # The wait was for the job's own row: another delivery of this task holds it and is importing.
             logger.info(
                 "Job %s is being imported by another worker (%s); leaving it to that worker.", job_id, exc
@@ -350,6 +452,52 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             outcome=outcome,
             errors_file="",
         )
+
+
+# Seconds to wait between tries when SQLite's write lock is busy at the claim (each try itself waits up to
+# SQLITE_TIMEOUT in SQLite's busy handler). After the last, the task is queued again: never abandoned.
+CLAIM_BACKOFF = (1, 2, 4, 8)
+_BUSY = object()
+
+
+def _sqlite_busy(exc: BaseException) -> bool:
+    return connection.vendor == "sqlite" and "locked" in str(exc).lower()
+
+
+def _job_claim(job_id: int):
+    """Move the job to processing (its attempts + 1) and return this run's attempt number; None when the
+    job is not waiting; _BUSY when another worker holds it (MySQL) or the database stayed busy (SQLite,
+    then the task is queued again)."""
+    for delay in (*CLAIM_BACKOFF, None):
+        try:
+            with transaction.atomic():
+                claimed = job_status_compare_and_set(
+                    job_id=job_id,
+                    from_statuses=(JobStatus.WAITING, JobStatus.PROCESSING),
+                    to_status=JobStatus.PROCESSING,
+                    started=True,
+                )
+                if not claimed:
+                    logger.info("Job %s is not waiting (already done or not ready); nothing to do.", job_id)
+                    return None
+                return ImportJob.objects.filter(pk=job_id).values_list("attempts", flat=True).get()
+        except OperationalError as exc:
+            if _sqlite_busy(exc):
+                if delay is None:
+                    break
+                logger.info(
+                    "Job %s: the database is busy (%s); trying the claim again in %s s.", job_id, exc, delay
+                )
+                time.sleep(delay)
+                continue
+            if _retry_reason(exc) == "lock":
+                # The job's row is locked: an import of this job holds it (the one-transaction path).
+                logger.info("Job %s is being imported by another worker; leaving it to that worker.", job_id)
+                return _BUSY
+            raise
+    logger.warning("Job %s: the database stayed busy; the job stays waiting and is queued again.", job_id)
+    import_job_enqueue(job_id=job_id)
+    return _BUSY
 
 
 # MySQL/MariaDB client and server codes for a connection that went away (server gone, lost during a

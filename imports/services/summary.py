@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from decimal import Context, Decimal, localcontext
@@ -51,7 +52,10 @@ def _amount_total(table_sql: str, column_sql: str, job_id: int, places: int, dig
             return None if total is None else Decimal(str(total))
         if digits <= 18:
             try:
-                with transaction.atomic():
+                # A savepoint keeps the caller's transaction usable after an overflow; outside one, an
+                # atomic block would take SQLite's write lock for a read.
+                guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+                with guard:
                     cursor.execute(
                         f"SELECT SUM(CAST(REPLACE({column_sql}, '.', '') AS INTEGER)) FROM {table_sql} "
                         "WHERE import_job_id = %s",
@@ -74,10 +78,15 @@ def _amount_total(table_sql: str, column_sql: str, job_id: int, places: int, dig
         return total if seen else None
 
 
-def job_summary_compute(*, table_name: str, columns: list[ColumnConfig], job_id: int) -> dict:
-    """Aggregate the rows this job wrote (the rows carrying its id: inserted or updated), exactly."""
+def job_summary_compute(
+    *, table_name: str, columns: list[ColumnConfig], job_id: int, schema: str = ""
+) -> dict:
+    """Aggregate the rows this job wrote (the rows carrying its id: inserted or updated), exactly; from the
+    table, or from the same-named table of an attached `schema` (a job's private rows file)."""
     roles = {c.role: c.column_name for c in columns if c.role}
     table_sql = _quote(table_name, "table")
+    if schema:
+        table_sql = f"{_quote(schema, 'table')}.{table_sql}"
     selects, keys = [], []
     if ColumnRole.PERIOD in roles:
         column = _quote(roles[ColumnRole.PERIOD], "column")
