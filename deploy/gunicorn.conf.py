@@ -17,3 +17,11 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn 27 opens a control socket under ~/.gunicorn by default, shared by every gunicorn of the user.
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """A stopped worker's live gauges leave the shared metrics (PROMETHEUS_MULTIPROC_DIR); its counters stay."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

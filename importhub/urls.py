@@ -1,11 +1,18 @@
-"""URL configuration: admin, the REST API under /api/, its schema and docs, and the staff pages."""
+"""URL configuration: admin, the REST API under /api/, its schema and docs, the staff pages, and the
+operators' endpoints (/healthz, /readyz, /metrics)."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from importhub import ops
+
 urlpatterns = [
+    # Open by design (probes, load balancers); /metrics asks for its token or an allowed address itself.
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,8 +1,10 @@
 """Settings shared by every profile, read once from the environment (and `.env`) with django-environ."""
 
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -36,11 +38,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "django_prometheus",
     "tableconfig",
     "imports",
 ]
 
 MIDDLEWARE = [
+    # django-prometheus: first and last, so the request figures span every other middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files from the app server in every profile, so the pages keep their CSS/JS with DEBUG off.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -51,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "importhub.urls"
@@ -105,6 +111,9 @@ else:
     # A file (not :memory:) so a real qcluster process in the tests can share the test database.
     _db["TEST"] = {"NAME": env("SQLITE_TEST_NAME", default=str(BASE_DIR / "var" / "test_db.sqlite3"))}
     (BASE_DIR / "var").mkdir(exist_ok=True)
+# django-prometheus's drop-in wrappers of the same two engines count connections, queries, errors and
+# query time (`django_db_*`); `connection.vendor` and every engine feature stay those of Django's backend.
+_db["ENGINE"] = _db["ENGINE"].replace("django.db.backends.", "django_prometheus.db.backends.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # django-q2's Task model has a conditional index, which MariaDB ignores (and says so at every migrate).
@@ -250,6 +259,20 @@ GDRIVE_NUM_RETRIES = env.int("GDRIVE_NUM_RETRIES", default=5)
 # Resumable upload chunk in bytes (rounded up to Drive's 256 KiB unit).
 GDRIVE_CHUNK_SIZE = env.int("GDRIVE_CHUNK_SIZE", default=8 * 1024**2)
 GDRIVE_TIMEOUT = env.int("GDRIVE_TIMEOUT", default=120)
+
+# --- Health and metrics -------------------------------------------------------------------------
+# /healthz and /readyz are open (load balancers, probes); /metrics only with `Authorization: Bearer
+# <METRICS_TOKEN>` or from a client address (REMOTE_ADDR, never X-Forwarded-For) in METRICS_ALLOWED_IPS
+# (addresses or CIDR networks), or to a logged-in superuser. Both empty: nobody else.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+for _network in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or network."
+        ) from exc
 
 LOGGING = {
     "version": 1,

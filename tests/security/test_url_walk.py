@@ -32,12 +32,17 @@ REFUSED = (401, 403)
 # Routes an anonymous user may reach, by name, with the answers allowed (anything else must refuse).
 # The login forms answer 200 (the form, or the form with its errors); logging out nobody shows the
 # logged-out page, and GET is not allowed there. No static files are routed (whitenoise/the web server
-# serves them), so there is no exception for them.
+# serves them), so there is no exception for them. The probes are open by design, for load balancers and
+# Kubernetes: /healthz says "ok" and nothing else, /readyz which part is down (503, nothing of the set-up;
+# tests/ops). /metrics is no exception: it refuses anonymous callers like any page (its token or an allowed
+# address lets Prometheus in).
 EXCEPTIONS = {
     "login": {"get": {200}, "post": {200}},
     "admin:login": {"get": {200}, "post": {200}},
     "logout": {"get": {405}, "post": {200}},
     "admin:logout": {"get": {405}, "post": {200}},
+    "healthz": {"get": {200}, "post": {405}},
+    "readyz": {"get": {200, 503}, "post": {405}},
 }
 
 
@@ -144,8 +149,12 @@ def test_url_walk_covers_every_part_of_the_site():
         "api-jobs",
         "api-job-errors",
         "api-job-revert",
+        "healthz",
+        "readyz",
+        "metrics",
     }
     assert expected <= names
+    assert "metrics" not in EXCEPTIONS
     assert any(not r.is_api and not r.path.startswith("/admin/") and r.name not in EXCEPTIONS for r in ROUTES)
 
 
