@@ -25,16 +25,6 @@ from imports.models import ArchiveStatus, ImportJob, JobStatus
 
 logger = logging.getLogger(__name__)
 
-METRIC_NAMES = (
-    "importhub_jobs",
-    "importhub_waiting_jobs",
-    "importhub_oldest_waiting_job_age_seconds",
-    "importhub_rows_imported",
-    "importhub_archive_backlog",
-    "importhub_qclusters_live",
-    "importhub_database_up",
-)
-
 
 def _families() -> dict[str, Metric]:
     return {
