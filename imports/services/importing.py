@@ -354,7 +354,9 @@ def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, p
     """MySQL (row locks), and SQLite tables with unique columns: every row written inside one transaction
     that also holds the job's row, so a duplicate delivery waits and then finds the job final."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("table").get(pk=job_id)
+        # The job's row only: a select_related("table") here would lock the table's configuration row too,
+        # and every upload to that table (its foreign key check) would wait for this whole import on MySQL.
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
         run.job = job
         if job.status != JobStatus.PROCESSING:
             return job

@@ -73,7 +73,7 @@ def other_session_writes(job_id: int) -> float:
         other = sqlite3.connect(connection.settings_dict["NAME"], timeout=0.5, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")
-            other.execute("UPDATE imports_importjob SET notes = 'touched' WHERE id = %d" % job_id)
+            other.execute("UPDATE imports_importjob SET notes = 'touched' WHERE id = ?", [job_id])
             other.execute("COMMIT")
         finally:
             other.close()
@@ -82,7 +82,6 @@ def other_session_writes(job_id: int) -> float:
         try:
             with other.cursor() as cursor:
                 cursor.execute("UPDATE imports_importjob SET notes = 'touched' WHERE id = %s", [job_id])
-            other.commit() if not other.get_autocommit() else None
         finally:
             other.close()
     return time.perf_counter() - started
@@ -135,7 +134,9 @@ def test_import_lock_short_a_rejected_file_keeps_nothing_and_no_thread(queued):
     assert not reader_threads()
 
 
-@pytest.mark.parametrize("name, content", [("sales_crash.csv", sales(1000)), ("products.csv", products(1000))])
+@pytest.mark.parametrize(
+    "name, content", [("sales_crash.csv", sales(1000)), ("products.csv", products(1000))]
+)
 def test_import_lock_short_failure_half_way_leaves_no_reader_thread(queued, monkeypatch, name, content):
     """An unexpected error at the fourth chunk (append table and unique table): nothing kept, job failed with
     the reason, and the thread that read ahead is gone."""
@@ -155,7 +156,9 @@ def test_import_lock_short_failure_half_way_leaves_no_reader_thread(queued, monk
     assert not reader_threads()
 
 
-@pytest.mark.skipif(ON_MYSQL, reason="MySQL imports lock the job's row: a second claim waits (test_lock_retry.py)")
+@pytest.mark.skipif(
+    ON_MYSQL, reason="MySQL imports lock the job's row: a second claim waits (test_lock_retry.py)"
+)
 def test_import_lock_short_a_superseded_run_keeps_nothing_and_the_later_run_imports_once(queued):
     """A later delivery claims the job while an earlier run is still reading: the earlier run's rows are not
     copied; the later run imports the file exactly once."""
@@ -164,7 +167,10 @@ def test_import_lock_short_a_superseded_run_keeps_nothing_and_the_later_run_impo
     def later_delivery_claims(rows: int) -> None:
         if rows == 100:
             assert job_status_compare_and_set(
-                job_id=job.pk, from_statuses=[JobStatus.PROCESSING], to_status=JobStatus.PROCESSING, started=True
+                job_id=job.pk,
+                from_statuses=[JobStatus.PROCESSING],
+                to_status=JobStatus.PROCESSING,
+                started=True,
             )
 
     first = import_job_run(job_id=job.pk, progress=later_delivery_claims)
@@ -178,7 +184,9 @@ def test_import_lock_short_a_superseded_run_keeps_nothing_and_the_later_run_impo
 
 
 @pytest.mark.skipif(ON_MYSQL, reason="SQLite's single write lock; MySQL lock waits are test_lock_retry.py's")
-def test_import_lock_short_a_claim_that_meets_a_busy_lock_is_retried_not_abandoned(queued, monkeypatch, caplog):
+def test_import_lock_short_a_claim_that_meets_a_busy_lock_is_retried_not_abandoned(
+    queued, monkeypatch, caplog
+):
     """Another session holds SQLite's write lock when the worker claims the job: the claim is tried again
     after a pause and the file imports; nobody is told it is 'being imported by another worker'."""
     job = queued("sales_busy.csv", sales(50))

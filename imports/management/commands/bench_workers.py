@@ -30,9 +30,11 @@ from django_q.conf import Conf
 from django_q.models import OrmQ, Task
 from rest_framework.authtoken.models import Token
 
+from imports.bench import sales_file_write
 from imports.models import ArchiveStatus, ImportJob, JobStatus
 from imports.processes import ChildProcess, database_url, free_port
 from imports.services.batches import Upload, import_batch_submit, import_job_enqueue
+from imports.services.jobs import job_progress_get
 from tableconfig.models import ImportTable
 from tableconfig.schema import table_exists
 
@@ -68,19 +70,55 @@ class ThroughputFigures:
 
 
 @dataclass
+class SmallUpload:
+    mode: str
+    status: int
+    ms: float
+    during: bool  # the long import was still processing when the answer came
+
+
+@dataclass
+class LongImportFigures:
+    rows: int
+    workers: int
+    seconds: float  # the long file, from queueing to final
+    rows_per_second: float
+    status: int
+    uploads: list[SmallUpload] = field(default_factory=list)
+    small_jobs: int = 0
+    small_jobs_complete: int = 0
+    small_attempts_max: int = 0
+    # The last small full-mode job's completion minus the long job's (negative: it finished first).
+    last_small_after_long_s: float | None = None
+
+    def mode_line(self, mode: str) -> str:
+        during = [u.ms for u in self.uploads if u.mode == mode and u.during]
+        answers: dict[int, int] = {}
+        for u in self.uploads:
+            if u.mode == mode:
+                answers[u.status] = answers.get(u.status, 0) + 1
+        text = ", ".join(f"{n}x{code}" for code, n in sorted(answers.items()))
+        if not during:
+            return f"  {mode:<6}{0:>8}  (none answered while the long file was importing)  {text}"
+        return f"  {mode:<6}{len(during):>8}{percentile(during, 50):>9.0f}{max(during):>9.0f}  {text}"
+
+
+@dataclass
 class Report:
     database: str
     broker: str
     web_workers: int
     latency: list[LatencyFigures] = field(default_factory=list)
     throughput: list[ThroughputFigures] = field(default_factory=list)
+    long_import: LongImportFigures | None = None
 
     def lines(self) -> list[str]:
         out = [f"bench_workers on {self.database}, broker {self.broker}, gunicorn -w {self.web_workers}", ""]
-        out.append("POST /api/import, concurrent small uploads")
-        out.append(
-            f"  {'mode':<6}{'requests':>9}{'conc.':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}  answers"
-        )
+        if self.latency:
+            out.append("POST /api/import, concurrent small uploads")
+            out.append(
+                f"  {'mode':<6}{'requests':>9}{'conc.':>7}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}  answers"
+            )
         for f in self.latency:
             answers = ", ".join(f"{n}x{code}" for code, n in sorted(f.statuses.items()))
             line = (
@@ -101,6 +139,18 @@ class Report:
                     f"  {f.workers:>7}{f.files:>7}{f.rows:>11,}{f.seconds:>9.1f}{f.rows_per_second:>10,.0f}"
                     f"{f.rows_per_second / base:>9.2f}x"
                 )
+        if self.long_import:
+            f = self.long_import
+            out += [
+                "",
+                f"Small uploads during a long import ({f.rows:,}-row file, one qcluster of {f.workers} workers)",
+                f"  {'mode':<6}{'during':>8}{'p50 ms':>9}{'max ms':>9}  answers",
+                f.mode_line("quick"),
+                f.mode_line("full"),
+                f"  long file: status {f.status}, {f.seconds:.1f}s ({f.rows_per_second:,.0f} rows/s); small full "
+                f"imports: {f.small_jobs_complete}/{f.small_jobs} complete, at most {f.small_attempts_max} "
+                f"attempt(s), the last {f.last_small_after_long_s:+.1f}s after the long file",
+            ]
         return out
 
 
@@ -203,6 +253,17 @@ class Command(BaseCommand):
             "--skip-latency", action="store_true", help="Leave out the upload latency part (1)."
         )
         parser.add_argument("--skip-throughput", action="store_true", help="Leave out the batch part (2).")
+        parser.add_argument(
+            "--long-rows",
+            type=int,
+            default=0,
+            help="(3) Also import one file of this many rows with a qcluster of 2 workers and, while it "
+            "imports, time small uploads (--long-uploads of each mode, one at a time): on SQLite they must not "
+            "wait for the long file. 0 (default) leaves it out; 2000000 is a good size.",
+        )
+        parser.add_argument(
+            "--long-uploads", type=int, default=5, help="Small uploads per mode during the long import (5)."
+        )
         parser.add_argument("--timeout", type=float, default=1800, help="Seconds to wait for any one step.")
         parser.add_argument("--json", metavar="PATH", help="Also write the figures to this JSON file.")
         parser.add_argument(
@@ -252,6 +313,7 @@ class _Bench:
             "UPLOAD_DIR": workdir / "uploads",
             "MEDIA_ROOT": workdir / "media",
             "ARCHIVE_DIR": workdir / "archive",
+            "IMPORT_WORK_DIR": workdir / "work",
             "GDRIVE_CREDENTIALS": "",
             "GDRIVE_CREDENTIALS_JSON": "",
             "GDRIVE_FOLDER_ID": "",
@@ -278,10 +340,12 @@ class _Bench:
         self.children.append(child)
         return child
 
-    def clusters(self, count: int) -> list[ChildProcess]:
+    def clusters(self, count: int, *, workers: int = 1) -> list[ChildProcess]:
         clusters = [
             self.start(
-                f"qcluster-{len(self.children)}", [sys.executable, "manage.py", "qcluster"], Q_WORKERS="1"
+                f"qcluster-{len(self.children)}",
+                [sys.executable, "manage.py", "qcluster"],
+                Q_WORKERS=str(workers),
             )
             for _ in range(count)
         ]
@@ -328,6 +392,8 @@ class _Bench:
             report.latency = self.latency()
         if not self.options["skip_throughput"]:
             report.throughput = [self.throughput(count) for count in self.counts]
+        if self.options["long_rows"]:
+            report.long_import = self.long_import()
         return report
 
     def setup(self) -> None:
@@ -341,9 +407,8 @@ class _Bench:
         )
         self.token = Token.objects.create(user=self.user).key
 
-    def latency(self) -> list[LatencyFigures]:
-        uploads = self.options["uploads"]
-        concurrency = min(self.options["concurrency"] or uploads, uploads)
+    def web(self) -> tuple[ChildProcess, int]:
+        """gunicorn on a free loopback port, listening."""
         port = free_port()
         web = self.start(
             "gunicorn",
@@ -352,7 +417,6 @@ class _Bench:
                 "--workers", str(self.options["web_workers"]), "--timeout", "300", "--no-control-socket",
             ],
         )  # fmt: skip
-        workers = self.clusters(2)
 
         def listening() -> bool:
             try:
@@ -362,6 +426,13 @@ class _Bench:
                 return False
 
         wait_until(listening, timeout=self.options["timeout"], what="gunicorn to listen", children=[web])
+        return web, port
+
+    def latency(self) -> list[LatencyFigures]:
+        uploads = self.options["uploads"]
+        concurrency = min(self.options["concurrency"] or uploads, uploads)
+        web, port = self.web()
+        workers = self.clusters(2)
         files = [
             sales_file_bytes(rows=self.options["upload_rows"], tag=f"U{n:03d}-{uuid.uuid4().hex[:6]}")
             for n in range(uploads)
@@ -416,6 +487,72 @@ class _Bench:
                 self.settle(batches, workers)
             figures.append(result)
         self.stop([web, *workers])
+        return figures
+
+    def long_import(self) -> LongImportFigures:
+        """One long file imports on a qcluster of 2 workers; small uploads meanwhile, one at a time."""
+        rows, each = self.options["long_rows"], self.options["long_uploads"]
+        path = self.workdir / "sales_long.csv"
+        self.progress(f"long import: writing a {rows:,}-row file")
+        sales_file_write(path=path, rows=rows)
+        web, port = self.web()
+        workers = self.clusters(1, workers=2)
+        with path.open("rb") as handle:
+            batch = import_batch_submit(
+                uploads=[Upload(name=path.name, chunks=iter(lambda: handle.read(1024**2), b""))],
+                mode="full",
+                user=self.user,
+            )
+        (long_job,) = [j for j in batch.jobs if j.original_filename]
+        if long_job.status != JobStatus.WAITING:
+            raise BenchFailed(f"the long file did not pass quick validation: {long_job.error_message}")
+        started = time.monotonic()
+
+        def long_running() -> bool:
+            job = ImportJob.objects.get(pk=long_job.pk)
+            return job.status == JobStatus.PROCESSING and job_progress_get(job) > 0
+
+        wait_until(
+            long_running, timeout=self.options["timeout"], what="the long import to start", children=workers
+        )
+        self.progress(f"long import running: {each} quick and {each} full small uploads")
+        small = sales_file_bytes(rows=self.options["upload_rows"], tag=f"L-{uuid.uuid4().hex[:6]}")
+        figures = LongImportFigures(rows=rows, workers=2, seconds=0, rows_per_second=0, status=0)
+        small_batches = []
+        for n in range(each):
+            for mode in ("quick", "full"):
+                status, body, seconds = post_import(
+                    port, token=self.token, name=f"sales_small_{n:02d}.csv", content=small, mode=mode
+                )
+                during = ImportJob.objects.get(pk=long_job.pk).status == JobStatus.PROCESSING
+                figures.uploads.append(
+                    SmallUpload(mode=mode, status=status, ms=seconds * 1000, during=during)
+                )
+                if mode == "full" and status == 202:
+                    small_batches.append(body["data"]["batch_id"])
+                time.sleep(0.5)
+        jobs = wait_until(
+            lambda: self._final([batch.batch_id, *small_batches], expected=1 + len(small_batches)),
+            timeout=self.options["timeout"],
+            what="the long file and the small uploads to be imported",
+            children=[web, *workers],
+        )
+        long_final = next(j for j in jobs if j.pk == long_job.pk)
+        figures.seconds = (long_final.completed_at - long_final.created_at).total_seconds()
+        figures.seconds = min(figures.seconds, time.monotonic() - started)
+        figures.rows_per_second = rows / figures.seconds
+        figures.status = long_final.status
+        smalls = [j for j in jobs if j.pk != long_job.pk]
+        figures.small_jobs = len(smalls)
+        figures.small_jobs_complete = sum(j.status == JobStatus.COMPLETE for j in smalls)
+        figures.small_attempts_max = max((j.attempts for j in smalls), default=0)
+        if smalls:
+            last = max(j.completed_at for j in smalls)
+            figures.last_small_after_long_s = (last - long_final.completed_at).total_seconds()
+        self.settle([batch.batch_id, *small_batches], workers)
+        self.stop([web, *workers])
+        self._jobs_remove(ImportJob.objects.filter(batch_id__in=[batch.batch_id, *small_batches]))
+        path.unlink(missing_ok=True)
         return figures
 
     def _final(self, batch_ids, *, expected: int) -> list[ImportJob] | None:
