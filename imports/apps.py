@@ -5,12 +5,13 @@ STALE_JOBS_SCHEDULE = "importhub: recover stale jobs"
 
 
 def stale_jobs_schedule_ensure(**kwargs) -> None:
-    """Keep one django-q2 schedule that runs the stale-job recovery every 5 minutes."""
+    """Keep one django-q2 schedule that runs the stale-job recovery every minute (django-q2's scheduler looks
+    at its schedules every 30 seconds, so a run starts up to half a minute late)."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
         name=STALE_JOBS_SCHEDULE,
-        defaults={"func": "imports.tasks.stale_jobs_task", "schedule_type": Schedule.MINUTES, "minutes": 5},
+        defaults={"func": "imports.tasks.stale_jobs_task", "schedule_type": Schedule.MINUTES, "minutes": 1},
     )
 
 

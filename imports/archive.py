@@ -36,6 +36,7 @@ from googleapiclient.http import MediaFileUpload
 from importhub.errors import ImportHubError
 
 from .models import ImportJob
+from .services.intake import file_name_safe
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,8 @@ class ArchiveStore(Protocol):
 def archive_name(*, dist_id: str, original_name: str) -> str:
     """'<dist_id>_<original name>' ("distributor_file"), or the original name when there is no dist_id;
     shortened to MAX_NAME_BYTES (see `name_fitted`)."""
-    name = _safe_name(original_name) or "file"
-    dist_id = _safe_name(dist_id)
+    name = file_name_safe(original_name) or "file"
+    dist_id = file_name_safe(dist_id)
     return name_fitted(f"{dist_id}_{name}" if dist_id else name)
 
 
@@ -157,12 +158,6 @@ def _name_split(name: str) -> tuple[str, str]:
     if not extension or len(extension.encode()) > MAX_EXTENSION_BYTES:
         return name, ""
     return name[: -len(extension)], extension
-
-
-def _safe_name(name: str) -> str:
-    # Names come from clients: keep the last path part, printable characters only, never a dot-file.
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".")
 
 
 def drive_configured() -> bool:
@@ -219,7 +214,7 @@ class LocalArchive:
         return "/" in file_id
 
     def reserve(self, *, name: str, table: str, when: dt.datetime) -> str:
-        folder = Path(_safe_name(table) or NO_TABLE, f"{when:%Y}", f"{when:%m}")
+        folder = Path(file_name_safe(table) or NO_TABLE, f"{when:%Y}", f"{when:%m}")
         try:
             return self._free(folder, name).as_posix()
         except OSError as exc:
@@ -452,7 +447,7 @@ class DriveArchive:
 
     def _folder_key(self, *, table: str, when: dt.datetime) -> tuple[str, str, str] | None:
         if self.subfolders == "table":
-            name = _safe_name(table) or NO_TABLE
+            name = file_name_safe(table) or NO_TABLE
         elif self.subfolders == "month":
             name = f"{when:%Y-%m}"
         else:

@@ -91,7 +91,10 @@ class ImportJob(models.Model):
     summary = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
 
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs of the import started.")
+    deliveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the import task was handed to the broker (queued or re-queued)."
+    )
     archive_status = models.CharField(max_length=10, choices=ArchiveStatus.choices, blank=True)
     archive_file_id = models.CharField(max_length=500, blank=True)
     archive_url = models.CharField(max_length=500, blank=True)
@@ -124,6 +127,21 @@ class ImportJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class JobHeartbeat(models.Model):
+    """A running import's sign of life and progress, written after every chunk on a connection of its own
+    (the import's transaction hides its own writes until it commits); removed when the job ends."""
+
+    # No database constraint: a foreign key check would wait for the lock the import holds on the job row.
+    job = models.OneToOneField(
+        ImportJob, primary_key=True, on_delete=models.CASCADE, related_name="heartbeat", db_constraint=False
+    )
+    beat_at = models.DateTimeField()
+    processed_rows = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: {self.processed_rows} rows at {self.beat_at:%H:%M:%S}"
 
 
 class RowVersion(models.Model):

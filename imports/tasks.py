@@ -17,7 +17,7 @@ def archive_job_task(job_id: int) -> str:
 
 
 def stale_jobs_task() -> str:
-    """Scheduled every 5 minutes (see ImportsConfig.ready): re-queue or fail jobs that stopped moving."""
+    """Scheduled every minute (see ImportsConfig.ready): re-queue or fail jobs that stopped moving."""
     from .services.recovery import jobs_stale_recover
 
     report = jobs_stale_recover()

@@ -236,7 +236,9 @@ IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto |
 # SQLite: where a running import writes its rows before one short copy into the table (about the size of
 # the file's rows; removed when the import ends).
 IMPORT_WORK_DIR = env_path("IMPORT_WORK_DIR", BASE_DIR / "var" / "work")
-JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=15 * 60)
+# Seconds without a heartbeat (one per chunk) before a processing job counts as dead, or a waiting job
+# whose task is gone from the broker as lost; the stale-job scan runs every minute.
+JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=120)
 
 # --- Archive ------------------------------------------------------------------------------------
 # Google Drive when GDRIVE_CREDENTIALS(_JSON) and GDRIVE_FOLDER_ID are set, else the local ARCHIVE_DIR.

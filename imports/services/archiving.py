@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -20,7 +21,8 @@ from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from ..archive import ArchivedFile, ArchiveError, ArchiveStore, LocalArchive, archive_name, archive_store
-from ..models import ArchiveStatus, ImportJob, JobStatus
+from ..models import FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
+from .jobs import job_status_compare_and_set, job_stored_path
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ FAILED_STATUSES = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROC
 RETRY_DELAY_MAX = 6 * 3600
 NOTE_PREFIXES = ("Archived to Google Drive", "Archived locally", "Archive failed")
 PENDING = {"archive_status": ArchiveStatus.PENDING}
+NOT_HANDED_OVER = {"archive_status": ""}
 
 
 def archive_wanted(job: ImportJob) -> bool:
@@ -43,10 +46,16 @@ def job_archive_handover(*, job: ImportJob) -> None:
     """Give a final job's upload to the archive (moved to the pending-archive folder first), or delete it."""
     if job.archive_status or not job.is_final or not job.stored_filename:
         return
-    source = _stored_path(job)
+    source = job_stored_path(job)
     if not archive_wanted(job):
         _file_remove(source)
-        _job_update(job, archive_status=ArchiveStatus.SKIPPED)
+        job_status_compare_and_set(
+            job_id=job.pk,
+            from_statuses=FINAL_STATUSES,
+            where=NOT_HANDED_OVER,
+            instance=job,
+            archive_status=ArchiveStatus.SKIPPED,
+        )
         return
     if not source.is_file():
         _archive_give_up(job, f"The uploaded file is no longer on the server ({job.stored_filename}).")
@@ -58,9 +67,16 @@ def job_archive_handover(*, job: ImportJob) -> None:
         logger.exception("Job %s: cannot move %s to the pending-archive folder", job.id, source)
         _archive_give_up(job, f"Cannot move the file to the pending-archive folder: {exc}")
         return
-    _job_update(
-        job, stored_filename=relative.as_posix(), archive_status=ArchiveStatus.PENDING, archive_error=""
-    )
+    if not job_status_compare_and_set(
+        job_id=job.pk,
+        from_statuses=FINAL_STATUSES,
+        where=NOT_HANDED_OVER,
+        instance=job,
+        stored_filename=relative.as_posix(),
+        archive_status=ArchiveStatus.PENDING,
+        archive_error="",
+    ):
+        return  # handed over meanwhile (the same file, to the same place)
     _file_remove(source)
     job_archive_schedule(job_id=job.id)
 
@@ -96,13 +112,17 @@ def job_archive_run(*, job_id: int, store: ArchiveStore | None = None) -> Import
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None or job.archive_status != ArchiveStatus.PENDING:
         return job
-    source = _stored_path(job)
+    source = job_stored_path(job)
     if not job.stored_filename or not source.is_file():
         message = f"The file to archive is no longer on the server ({job.stored_filename})."
         return _archive_give_up(job, message, only_if=PENDING)
     attempt = job.archive_attempts + 1
-    if not _job_update(
-        job, only_if={**PENDING, "archive_attempts": job.archive_attempts}, archive_attempts=attempt
+    if not job_status_compare_and_set(
+        job_id=job.pk,
+        from_statuses=FINAL_STATUSES,
+        where={**PENDING, "archive_attempts": job.archive_attempts},
+        instance=job,
+        archive_attempts=attempt,
     ):
         logger.info("Job %s: another task is archiving it; leaving it to that one.", job.id)
         return _job_reloaded(job)
@@ -113,8 +133,12 @@ def job_archive_run(*, job_id: int, store: ArchiveStore | None = None) -> Import
         if not job.archive_file_id or not store.owns(job.archive_file_id):
             # Recorded before the upload, so a re-tried task stores under the same id: never a second file.
             file_id = store.reserve(name=name, table=job.table_name, when=when)
-            if not _job_update(
-                job, only_if={"archive_file_id": job.archive_file_id}, archive_file_id=file_id
+            if not job_status_compare_and_set(
+                job_id=job.pk,
+                from_statuses=FINAL_STATUSES,
+                where={"archive_file_id": job.archive_file_id},
+                instance=job,
+                archive_file_id=file_id,
             ):
                 job = _job_reloaded(job)  # another task recorded its id first: use that one
         archived = store.store(
@@ -149,13 +173,22 @@ def archive_retry(
     if job_ids is not None:
         jobs = jobs.filter(pk__in=job_ids)
     ids = list(jobs.order_by("id").values_list("id", flat=True))
-    ImportJob.objects.filter(pk__in=ids).update(
-        archive_status=ArchiveStatus.PENDING, archive_attempts=0, archive_error="", updated_at=timezone.now()
-    )
+    retried = [
+        job_id
+        for job_id in ids
+        if job_status_compare_and_set(
+            job_id=job_id,
+            from_statuses=FINAL_STATUSES,
+            where={"archive_status__in": statuses},
+            archive_status=ArchiveStatus.PENDING,
+            archive_attempts=0,
+            archive_error="",
+        )
+    ]
     if enqueue:
-        for job_id in ids:
+        for job_id in retried:
             job_archive_schedule(job_id=job_id)
-    return ids
+    return retried
 
 
 def job_archive_local_path(job: ImportJob) -> Path | None:
@@ -172,15 +205,15 @@ def _archive_done(job: ImportJob, archived: ArchivedFile, *, kind: str, source: 
     else:
         url = archived.url
         note = f"Archived to Google Drive: {url}"
-    done = _job_update(
+    done = _archive_noted(
         job,
+        note,
         only_if=PENDING,
         archive_status=ArchiveStatus.DONE,
         archive_file_id=archived.file_id,
         archive_url=url,
         archive_error="",
         archived_at=timezone.now(),
-        notes=_notes_with(job.notes, note),
     )
     if not done:
         return _job_reloaded(job)
@@ -195,7 +228,9 @@ def _archive_attempt_failed(job: ImportJob, error: ArchiveError, *, attempt: int
     delay = min(settings.ARCHIVE_RETRY_DELAY * 2 ** (attempt - 1), RETRY_DELAY_MAX)
     logger.warning("Job %s: archive attempt %s failed, next in %s s: %s", job.id, attempt, delay, error)
     message = f"Attempt {attempt} of {settings.ARCHIVE_MAX_ATTEMPTS} failed, trying again in {delay} s: {error.message}"
-    if _job_update(job, only_if=PENDING, archive_error=message):
+    if job_status_compare_and_set(
+        job_id=job.pk, from_statuses=FINAL_STATUSES, where=PENDING, instance=job, archive_error=message
+    ):
         job_archive_schedule(job_id=job.id, delay=delay, attempt=attempt)
         return job
     return _job_reloaded(job)
@@ -203,12 +238,12 @@ def _archive_attempt_failed(job: ImportJob, error: ArchiveError, *, attempt: int
 
 def _archive_give_up(job: ImportJob, message: str, *, only_if: dict | None = None) -> ImportJob:
     """Failed: the file stays where it is (the pending-archive folder) for `archive_retry`."""
-    failed = _job_update(
+    failed = _archive_noted(
         job,
+        f"Archive failed: {message}",
         only_if=only_if,
         archive_status=ArchiveStatus.FAILED,
         archive_error=message,
-        notes=_notes_with(job.notes, f"Archive failed: {message}"),
     )
     if not failed:
         return _job_reloaded(job)
@@ -216,34 +251,39 @@ def _archive_give_up(job: ImportJob, message: str, *, only_if: dict | None = Non
     return job
 
 
+_ARCHIVE_NOTE_RE = re.compile(rf"(?:^|; )(?:{'|'.join(map(re.escape, NOTE_PREFIXES))})[^\n]*")
+NOTE_WRITE_TRIES = 5
+
+
 def _notes_with(notes: str, note: str) -> str:
-    """The notes ending with this archive note instead of any earlier one (a re-try replaces 'Archive failed')."""
-    for prefix in NOTE_PREFIXES:
-        if notes.startswith(prefix):
-            notes = ""
-        cut = notes.find(f"; {prefix}")
-        if cut >= 0:
-            notes = notes[:cut]
+    """The notes ending with this archive note instead of any earlier one (a re-try replaces 'Archive failed');
+    every other note, a revert's included, stays."""
+    notes = _ARCHIVE_NOTE_RE.sub("", notes).strip()
     return f"{notes}; {note}" if notes else note
 
 
-def _job_update(job: ImportJob, *, only_if: dict | None = None, **fields) -> bool:
-    """Write these fields and keep `job` in step; with `only_if`, only while the row still matches it."""
-    fields["updated_at"] = timezone.now()
-    if not ImportJob.objects.filter(pk=job.pk, **(only_if or {})).update(**fields):
-        return False
-    for name, value in fields.items():
-        setattr(job, name, value)
-    return True
+def _archive_noted(job: ImportJob, note: str, *, only_if: dict | None = None, **fields) -> bool:
+    """Write the archive's outcome with its note. The notes are compared too: when another writer (a revert)
+    changed them since they were read, they are read again and the note added to them, so neither is lost."""
+    for _ in range(NOTE_WRITE_TRIES):
+        if job_status_compare_and_set(
+            job_id=job.pk,
+            from_statuses=FINAL_STATUSES,
+            where={**(only_if or {}), "notes": job.notes},
+            instance=job,
+            notes=_notes_with(job.notes, note),
+            **fields,
+        ):
+            return True
+        job.refresh_from_db()
+        if any(getattr(job, name) != value for name, value in (only_if or {}).items()):
+            return False  # another task got there first
+    return False
 
 
 def _job_reloaded(job: ImportJob) -> ImportJob:
     job.refresh_from_db()
     return job
-
-
-def _stored_path(job: ImportJob) -> Path:
-    return Path(settings.UPLOAD_DIR) / job.stored_filename
 
 
 def _file_move(source: Path, target: Path) -> None:

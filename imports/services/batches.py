@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django_q.tasks import async_task
 
 from importhub.errors import ImportHubError, LimitExceeded, StorageUnavailable
@@ -21,7 +22,7 @@ from tableconfig.models import ImportTable
 
 from ..models import ImportJob, ImportMode, JobStatus
 from .intake import IntakeFile, IntakeLimits, files_intake, upload_store
-from .jobs import job_file_release, job_status_compare_and_set
+from .jobs import job_file_release, job_status_compare_and_set, job_stored_path
 from .matching import filename_stem, table_entry_matches
 from .quick import QuickResult, file_quick_validate
 
@@ -224,7 +225,7 @@ def _batch_abandon(batch: BatchResult, *, batch_dir: Path) -> None:
                 error_code=UNEXPECTED_ERROR,
                 notes=ABANDONED_MESSAGE,
             )
-            (Path(settings.UPLOAD_DIR) / job.stored_filename).unlink(missing_ok=True)
+            job_stored_path(job).unlink(missing_ok=True)
         if not jobs.filter(status__in=[JobStatus.WAITING, JobStatus.PROCESSING]).exists():
             shutil.rmtree(batch_dir, ignore_errors=True)
     except Exception:
@@ -300,11 +301,17 @@ def _batch_jobs_create(
                     import_job_enqueue(job_id=job.id)
 
 
+def import_job_task_name(job_id: int) -> str:
+    """The broker's name of a job's import task, by which the stale-job scan finds it in the queue."""
+    return f"import-job-{job_id}"
+
+
 def import_job_enqueue(*, job_id: int) -> None:
-    """Queue the import after the surrounding transaction commits (ids, never objects)."""
+    """Queue the import after the surrounding transaction commits (ids, never objects), counting the delivery."""
+    ImportJob.objects.filter(pk=job_id).update(deliveries=F("deliveries") + 1)
     transaction.on_commit(
         lambda: async_task(
-            "imports.tasks.import_job_task", job_id, task_name=f"import-job-{job_id}", group="imports"
+            "imports.tasks.import_job_task", job_id, task_name=import_job_task_name(job_id), group="imports"
         )
     )
 

@@ -54,7 +54,7 @@ def upload_store(
     *, batch_dir: Path, original_name: str, chunks: Iterable[bytes], limits: IntakeLimits
 ) -> Path:
     """Write an upload to a new server-named file in `batch_dir`, enforcing the per-file size limit."""
-    name = _base_name(original_name)
+    name = file_name_safe(original_name)
     batch_dir.mkdir(parents=True, exist_ok=True)
     target = _target_path(batch_dir=batch_dir, name=name)
     written = 0
@@ -79,7 +79,7 @@ def files_intake(*, batch_dir: Path, uploads: list[tuple[str, Path]], limits: In
     """Turn stored uploads into the data files to import: keep CSV/TXT, unpack ZIPs, skip the rest with a warning."""
     result = IntakeResult()
     for original_name, stored_path in uploads:
-        name = _base_name(original_name)
+        name = file_name_safe(original_name)
         extension = _extension(name)
         if extension == ".zip":
             try:
@@ -148,7 +148,7 @@ def _zip_extract(
             extracted += 1
             result.files.append(
                 IntakeFile(
-                    original_name=_base_name(member.filename),
+                    original_name=file_name_safe(member.filename),
                     stored_path=stored,
                     source_name=f"{name}:{member.filename}",
                     size=size,
@@ -204,7 +204,7 @@ def _member_problem(*, member: zipfile.ZipInfo, limits: IntakeLimits) -> str | N
 
 def _member_name_problem(*, zip_name: str, member: zipfile.ZipInfo, limits: IntakeLimits) -> str:
     """Why a member's names would not fit the job's record of them, or "" when they fit."""
-    base = _base_name(member.filename)
+    base = file_name_safe(member.filename)
     if len(base) > limits.name_max_chars:
         return _name_too_long(base, limits)
     source = f"{zip_name}:{member.filename}"
@@ -276,12 +276,15 @@ def _target_path(*, batch_dir: Path, name: str) -> Path:
     return batch_dir / f"{uuid.uuid4().hex}{extension}"
 
 
-def _base_name(name: str) -> str:
-    return name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+def file_name_safe(name: str) -> str:
+    """A client's file name as the app keeps, shows and archives it: its last path part (either separator),
+    printable characters only, no surrounding blanks, never a dot-file. The one sanitiser of file names."""
+    base = (name or "").replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in base if ch.isprintable()).strip().lstrip(".")
 
 
 def _extension(name: str) -> str:
-    base = _base_name(name)
+    base = file_name_safe(name)
     stem, dot, extension = base.rpartition(".")
     return f".{extension.lower()}" if dot and stem else ""
 

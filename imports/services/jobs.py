@@ -3,60 +3,92 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from ..models import FINAL_STATUSES, ImportJob, JobStatus
-from .archiving import job_archive_handover
+from importhub.errors import ImportHubError
+
+from ..models import FINAL_STATUSES, ImportJob, JobHeartbeat, JobStatus
+from .heartbeats import job_heartbeat_delete, job_heartbeat_get, job_heartbeat_write
 
 logger = logging.getLogger(__name__)
 
 ROW_ERRORS_KEPT = 1000
-PROGRESS_TTL = 24 * 3600
+
+
+class JobMovedOn(ImportHubError):
+    """The job is no longer in the status this writer expected: another part of the app moved it meanwhile."""
+
+    code = "job_moved_on"
 
 
 def job_status_compare_and_set(
-    *, job_id: int, from_statuses, to_status: int, started: bool = False, **fields
+    *,
+    job_id: int,
+    from_statuses,
+    to_status: int | None = None,
+    started: bool = False,
+    where: dict | None = None,
+    instance: ImportJob | None = None,
+    **fields,
 ) -> bool:
-    """Move a job to `to_status` only if it is still in one of `from_statuses`; True when it moved."""
-    changes = {"status": to_status, "updated_at": timezone.now(), **fields}
-    if started:
-        from django.db.models import F
+    """The one writer of a job's state: UPDATE ... WHERE id = job_id AND status IN from_statuses (AND `where`).
 
-        changes["started_at"] = timezone.now()
+    Moves the job to `to_status` (None: its status stays, for the archive's and the revert's own fields) and
+    writes `fields`, only if the job is still in one of `from_statuses`; True when it did. `started` counts a
+    run of the import (attempts) and gives it a fresh heartbeat; reaching a final status removes the heartbeat.
+    `instance`, when given, is kept in step with what was written.
+    """
+    now = timezone.now()
+    changes = {"updated_at": now, **fields}
+    if to_status is not None:
+        changes["status"] = to_status
+    if started:
+        changes["started_at"] = now
         changes["attempts"] = F("attempts") + 1
     if to_status in FINAL_STATUSES:
-        changes.setdefault("completed_at", timezone.now())
-    return bool(ImportJob.objects.filter(pk=job_id, status__in=list(from_statuses)).update(**changes))
+        changes.setdefault("completed_at", now)
+    moved = bool(
+        ImportJob.objects.filter(pk=job_id, status__in=list(from_statuses), **(where or {})).update(**changes)
+    )
+    if moved and started:
+        # With the claim, in its transaction: the run is alive from its first moment.
+        _heartbeat_reset(job_id=job_id, at=now)
+    if moved and to_status in FINAL_STATUSES:
+        job_heartbeat_delete(job_id=job_id)
+    if moved and instance is not None:
+        for name, value in changes.items():
+            if name != "attempts":
+                setattr(instance, name, value)
+    return moved
 
 
-def job_progress_key(job_id: int) -> str:
-    return f"importhub:job:{job_id}:processed"
+def _heartbeat_reset(*, job_id: int, at) -> None:
+    # One upsert (INSERT ... ON CONFLICT / ON DUPLICATE KEY): no read-then-insert, whose gap locks would make
+    # two claims at the same moment deadlock on MySQL.
+    unique = ["job"] if connection.features.supports_update_conflicts_with_target else None
+    JobHeartbeat.objects.bulk_create(
+        [JobHeartbeat(job_id=job_id, beat_at=at, processed_rows=0)],
+        update_conflicts=True,
+        unique_fields=unique,
+        update_fields=["beat_at", "processed_rows"],
+    )
 
 
 def job_progress_set(job_id: int, processed_rows: int) -> None:
-    """Progress lives in the cache: the job row stays locked by the import's transaction until it commits."""
-    cache.set(job_progress_key(job_id), processed_rows, PROGRESS_TTL)
-    cache.set(job_heartbeat_key(job_id), time.time(), PROGRESS_TTL)
-
-
-def job_heartbeat_key(job_id: int) -> str:
-    return f"importhub:job:{job_id}:heartbeat"
-
-
-def job_heartbeat_get(job_id: int) -> float | None:
-    """When the job's import last reported progress (seconds since the epoch), if it did."""
-    return cache.get(job_heartbeat_key(job_id))
+    """After every chunk: the job's heartbeat and progress, seen by the pages, the API and the stale-job scan
+    while the import's own transaction still hides the job row's changes."""
+    job_heartbeat_write(job_id=job_id, processed_rows=processed_rows)
 
 
 def job_progress_get(job: ImportJob) -> int:
     if job.status == JobStatus.PROCESSING:
-        return int(cache.get(job_progress_key(job.id)) or 0)
+        beat = job_heartbeat_get(job.id)
+        return beat.processed_rows if beat else 0
     return job.processed_rows
 
 
@@ -79,27 +111,35 @@ def job_finish(
     code: str = "",
     kept_rows: int | None = None,
 ) -> ImportJob:
-    """Record a run's final counts and status (inside the import's transaction when it succeeded)."""
-    job.status = status
-    job.total_rows = outcome.total_rows or job.total_rows
-    job.processed_rows = outcome.total_rows
+    """Record a run's final counts and status (inside the import's transaction when it succeeded): a
+    compare-and-set from processing, never a save of the whole row. A job that something else moved on
+    meanwhile raises JobMovedOn, so the import's transaction rolls back and what was decided stands."""
     kept = kept_rows is None
-    job.inserted_count = outcome.inserted_count if kept else 0
-    job.updated_count = outcome.updated_count if kept else 0
-    job.skipped_count = outcome.skipped_count if kept else 0
-    job.repeated_count = outcome.repeated_count if kept else 0
-    job.success_count = outcome.success_count if kept else kept_rows
-    job.error_count = outcome.error_count
-    job.duplicate_count = outcome.duplicate_count if kept else 0
-    job.errors = outcome.errors
-    job.warnings = list(dict.fromkeys([*job.warnings, *outcome.warnings]))
-    job.summary = summary or {}
-    job.notes = notes or message
-    job.error_message = message
-    job.error_code = code
-    job.completed_at = timezone.now()
-    job.save()
-    cache.delete(job_progress_key(job.id))
+    fields = {
+        "total_rows": outcome.total_rows or job.total_rows,
+        "processed_rows": outcome.total_rows,
+        "inserted_count": outcome.inserted_count if kept else 0,
+        "updated_count": outcome.updated_count if kept else 0,
+        "skipped_count": outcome.skipped_count if kept else 0,
+        "repeated_count": outcome.repeated_count if kept else 0,
+        "success_count": outcome.success_count if kept else kept_rows,
+        "error_count": outcome.error_count,
+        "duplicate_count": outcome.duplicate_count if kept else 0,
+        "errors": outcome.errors,
+        "warnings": list(dict.fromkeys([*job.warnings, *outcome.warnings])),
+        "summary": summary or {},
+        "notes": notes or message,
+        "error_message": message,
+        "error_code": code,
+        "errors_file": job.errors_file,
+    }
+    if not job_status_compare_and_set(
+        job_id=job.id, from_statuses=[JobStatus.PROCESSING], to_status=status, instance=job, **fields
+    ):
+        current = ImportJob.objects.filter(pk=job.id).values_list("status", flat=True).first()
+        raise JobMovedOn(
+            f"Job {job.id} is no longer processing (status {current}): this run's result is not recorded."
+        )
     transaction.on_commit(lambda: job_final_hook(job_id=job.id))
     return job
 
@@ -143,7 +183,6 @@ def job_fail(
         errors_file=errors_file,
     )
     if failed:
-        cache.delete(job_progress_key(job_id))
         transaction.on_commit(lambda: job_final_hook(job_id=job_id))
     return failed
 
@@ -161,4 +200,6 @@ def job_file_release(job: ImportJob) -> None:
     be archived (a retried task still finds it until then)."""
     if not job.is_final or not job.stored_filename:
         return
+    from .archiving import job_archive_handover  # archiving writes through this module's helper
+
     job_archive_handover(job=job)

@@ -16,6 +16,7 @@ from importhub.errors import ImportHubError
 from tableconfig.naming import identifier_validate
 
 from ..models import ImportJob, JobStatus, RowVersion
+from .jobs import job_status_compare_and_set
 from .loading import job_rows_undo
 
 logger = logging.getLogger(__name__)
@@ -157,13 +158,23 @@ def import_job_revert(*, job: ImportJob, user, cascade: bool = False) -> RevertR
         )
         now = timezone.now()
         by = user.get_username() if getattr(user, "is_authenticated", False) else "system"
-        job.reverted_at = now
-        job.reverted_by = user if getattr(user, "is_authenticated", False) else None
-        job.revert_notes = message
-        job.notes = "\n".join(
-            filter(None, [job.notes, f"Reverted by {by} on {now:%Y-%m-%d %H:%M} UTC: {message}"])
-        )
-        job.save(update_fields=["reverted_at", "reverted_by", "revert_notes", "notes", "updated_at"])
+        # The notes are compared too: the archive's note written meanwhile is kept, or the revert refused.
+        if not job_status_compare_and_set(
+            job_id=job.pk,
+            from_statuses=[JobStatus.COMPLETE],
+            where={"reverted_at__isnull": True, "notes": job.notes},
+            instance=job,
+            reverted_at=now,
+            reverted_by=user if getattr(user, "is_authenticated", False) else None,
+            revert_notes=message,
+            notes="\n".join(
+                filter(None, [job.notes, f"Reverted by {by} on {now:%Y-%m-%d %H:%M} UTC: {message}"])
+            ),
+        ):
+            raise RevertRefused(
+                f"Job {job.id} changed while it was being reverted; nothing was reverted. Try again.",
+                code="revert_raced",
+            )
     logger.info("Job %s reverted by %s: %s", job.id, by, message)
     return RevertResult(
         job=job,

@@ -3,14 +3,13 @@
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 from django_q.models import Schedule
 
 from imports.apps import STALE_JOBS_SCHEDULE
-from imports.models import ImportJob, JobStatus
+from imports.models import ImportJob, JobHeartbeat, JobStatus
 from imports.services.batches import Upload, import_batch_submit
-from imports.services.jobs import job_heartbeat_key, job_progress_set
+from imports.services.jobs import job_progress_set
 from imports.services.recovery import jobs_stale_recover
 
 from .conftest import DATA, table_count
@@ -31,7 +30,7 @@ def _age(job: ImportJob, *, minutes: int, **fields) -> None:
     ImportJob.objects.filter(pk=job.pk).update(
         updated_at=timezone.now() - dt.timedelta(minutes=minutes), **fields
     )
-    cache.delete(job_heartbeat_key(job.pk))
+    JobHeartbeat.objects.filter(job_id=job.pk).delete()
 
 
 def test_recovery_requeues_a_lost_waiting_job_which_then_completes(demo_tables):
@@ -74,10 +73,10 @@ def test_recovery_fails_a_job_stuck_in_validation(demo_tables):
     assert job.status == JobStatus.FAILED and "Upload the file again" in job.error_message
 
 
-def test_recovery_is_scheduled_every_five_minutes():
+def test_recovery_is_scheduled_every_minute():
     schedule = Schedule.objects.get(name=STALE_JOBS_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
         "imports.tasks.stale_jobs_task",
         Schedule.MINUTES,
-        5,
+        1,
     )
