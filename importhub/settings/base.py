@@ -204,8 +204,9 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = env.float("Q_POLL", default=0.5)
 
-# Import progress is shared through the cache (the job row stays locked while its file loads), so the
-# cache must be one that every web and worker process sees: Redis when configured, else files on disk.
+# django-q2 keeps its cluster statistics (read by /readyz) in the cache with the ORM broker, so the cache
+# must be one that every web and worker process sees: Redis when configured, else files on disk. Import
+# progress and heartbeats are rows of their own in the database (imports.services.heartbeats).
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:

@@ -31,6 +31,7 @@ from ..models import ImportJob, JobStatus
 from .batches import import_job_enqueue
 from .jobs import (
     ROW_ERRORS_KEPT,
+    JobMovedOn,
     job_errors_path,
     job_fail,
     job_finish,
@@ -41,7 +42,7 @@ from .jobs import (
 from .loading import job_rows_undo, table_writer_open
 from .matching import headers_map, table_columns
 from .reading import Chunk, file_chunks_read, file_open_head
-from .staging import job_rows_attached, job_rows_file_open, job_rows_files_clear, job_rows_staged_possible
+from .staging import job_rows_attached, job_rows_file_open, job_rows_file_path, job_rows_staged_possible
 from .summary import job_notes_format, job_summary_compute
 from .validation import RowError, ValidatedChunk, chunk_validate
 
@@ -338,9 +339,11 @@ class _Run:
     """What the failure paths need to know about a run: the job once read, and its errors file."""
 
     job: ImportJob | None = None
+    finished: bool = False  # this run recorded the job complete (not a later one)
 
 
-def _job_finished(job: ImportJob, outcome: ImportOutcome, summary: dict) -> ImportJob:
+def _job_finished(job: ImportJob, run: _Run, outcome: ImportOutcome, summary: dict) -> ImportJob:
+    run.finished = True  # undone below if job_finish finds the job moved on (the transaction rolls back)
     return job_finish(
         job,
         status=JobStatus.COMPLETE,
@@ -364,15 +367,19 @@ def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, p
         summary = job_summary_compute(
             table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
         )
-        return _job_finished(job, outcome, summary)
+        return _job_finished(job, run, outcome, summary)
 
 
 def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
     """SQLite, a table without unique columns: read, validate and write the rows into the run's private file
     with no lock on the database, then copy them in one short transaction (see services/staging.py)."""
     run.job = job
+    path = job_rows_file_path(job_id=job.id, attempt=attempt)
     try:
         rows = _import_file(job, outcome, progress, attempt=attempt)
+        if not _run_current(job.id, attempt):
+            logger.info("Job %s: run %s superseded by a later one; its rows are not kept.", job.id, attempt)
+            return ImportJob.objects.get(pk=job.id)
         with job_rows_attached(path=rows.path) as schema:
             summary = job_summary_compute(
                 table_name=job.table.table_name,
@@ -381,11 +388,9 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
                 schema=schema,
             )
             with transaction.atomic():
-                current = ImportJob.objects.filter(pk=job.id).values_list("status", "attempts").first()
-                if current != (JobStatus.PROCESSING, attempt):
-                    # A later delivery claimed the job (or it was failed, reverted): that run decides.
+                if not _run_current(job.id, attempt):  # decided under the write lock
                     logger.info(
-                        "Job %s: run %s superseded (now %s); its rows are not kept.", job.id, attempt, current
+                        "Job %s: run %s superseded by a later one; its rows are not kept.", job.id, attempt
                     )
                     return ImportJob.objects.get(pk=job.id)
                 job_rows_undo(table_name=job.table.table_name, job_id=job.id)  # an earlier run's
@@ -395,9 +400,15 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
                         f"Copied {copied:,} rows of job {job.id} into {job.table.table_name}, expected "
                         f"{outcome.inserted_count:,}."
                     )
-                return _job_finished(job, outcome, summary)
+                return _job_finished(job, run, outcome, summary)
     finally:
-        job_rows_files_clear(job_id=job.id)
+        path.unlink(missing_ok=True)
+
+
+def _run_current(job_id: int, attempt: int) -> bool:
+    """Whether this run still owns the job: processing, and no later delivery has claimed it since."""
+    current = ImportJob.objects.filter(pk=job_id).values_list("status", "attempts").first()
+    return current == (JobStatus.PROCESSING, attempt)
 
 
 def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> ImportJob | None:
@@ -417,9 +428,14 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             job = _import_staged(job, attempt, run, outcome, progress)
         else:
             job = _import_in_one_transaction(job_id, run, outcome, progress)
-        if job.status == JobStatus.COMPLETE:
+        if run.finished:
             logger.info("Job %s complete: %s", job_id, job.notes)
         return job
+    except JobMovedOn:
+        # Another part of the app (a later run, the stale-job scan, a revert) moved the job while this run
+        # imported: this run's transaction rolled back, the job is as that part left it.
+        logger.info("Job %s moved on while this run imported it; this run keeps nothing.", job_id)
+        return ImportJob.objects.filter(pk=job_id).first()
     except FileRejected as exc:
         logger.info("Job %s: file rejected: %s", job_id, exc.message)
         return _job_fail(
@@ -429,6 +445,7 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             code=exc.code,
             outcome=outcome,
             errors_file=getattr(run.job, "errors_file", ""),
+            attempt=attempt,
         )
     except Exception as exc:
         retry = _retry_reason(exc)
@@ -439,7 +456,7 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             )
             return ImportJob.objects.filter(pk=job_id).first()
         if retry:
-            retried = _job_retry_after_lost_connection(job_id, reason=retry)
+            retried = _job_retry_after_lost_connection(job_id, attempt=attempt, reason=retry)
             if retried is not None:
                 return retried
         logger.exception("Job %s failed unexpectedly", job_id)
@@ -453,6 +470,7 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
             code="unexpected_error",
             outcome=outcome,
             errors_file="",
+            attempt=attempt,
         )
 
 
@@ -528,12 +546,14 @@ def _retry_reason(exc: BaseException) -> str:
     return ""
 
 
-def _job_retry_after_lost_connection(job_id: int, *, reason: str = "connection") -> ImportJob | None:
+def _job_retry_after_lost_connection(
+    job_id: int, *, attempt: int, reason: str = "connection"
+) -> ImportJob | None:
     """Queue the job again on a new connection (bounded by Q_MAX_ATTEMPTS); None when it is out of tries."""
     connection.close()
     job = ImportJob.objects.filter(pk=job_id).first()
-    if job is None or job.status != JobStatus.PROCESSING:
-        return job
+    if job is None or job.status != JobStatus.PROCESSING or job.attempts != attempt:
+        return job  # final, or claimed by a later run meanwhile: that run decides
     if job.attempts >= (settings.Q_CLUSTER.get("max_attempts") or 3):
         return None
     logger.warning("Job %s: %s", job_id, RETRY_NOTES[reason])
@@ -541,14 +561,18 @@ def _job_retry_after_lost_connection(job_id: int, *, reason: str = "connection")
         job_id=job_id,
         from_statuses=[JobStatus.PROCESSING],
         to_status=JobStatus.WAITING,
+        where={"attempts": attempt},
         notes=RETRY_NOTES[reason],
     ):
         import_job_enqueue(job_id=job_id)
     return ImportJob.objects.get(pk=job_id)
 
 
-def _job_fail(job_id: int, *, status, message: str, code: str, outcome: ImportOutcome, errors_file: str):
-    """The failure path: one compare-and-set from processing, never a read-then-save of the whole row."""
+def _job_fail(
+    job_id: int, *, status, message: str, code: str, outcome: ImportOutcome, errors_file: str, attempt: int
+):
+    """The failure path: one compare-and-set from this run's processing (a later run's claim wins), never a
+    read-then-save of the whole row."""
     try:
         job_fail(
             job_id=job_id,
@@ -560,6 +584,7 @@ def _job_fail(job_id: int, *, status, message: str, code: str, outcome: ImportOu
             errors=outcome.errors,
             warnings=outcome.warnings,
             errors_file=errors_file,
+            attempt=attempt,
         )
     except OperationalError as exc:
         if not _retry_reason(exc):

@@ -155,9 +155,11 @@ def job_fail(
     errors: list | None = None,
     warnings: list[str] = (),
     errors_file: str = "",
+    attempt: int | None = None,
 ) -> bool:
     """Record a failed run of a processing job, nothing kept; a compare-and-set, so a job that another worker
-    has meanwhile completed (or re-queued) is left as it is. True when this call failed the job."""
+    has meanwhile completed (or re-queued) is left as it is, and with `attempt` one that a later run of the
+    import has claimed meanwhile too. True when this call failed the job."""
     current = ImportJob.objects.filter(pk=job_id).values("warnings", "total_rows").first()
     if current is None:
         return False
@@ -165,6 +167,7 @@ def job_fail(
         job_id=job_id,
         from_statuses=[JobStatus.PROCESSING],
         to_status=status,
+        where=None if attempt is None else {"attempts": attempt},
         total_rows=total_rows or current["total_rows"],
         processed_rows=total_rows,
         inserted_count=0,

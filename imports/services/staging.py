@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +45,13 @@ def job_rows_file_path(*, job_id: int, attempt: int) -> Path:
     return Path(settings.IMPORT_WORK_DIR) / f"job-{int(job_id)}-{int(attempt)}.sqlite3"
 
 
-def job_rows_files_clear(*, job_id: int) -> None:
-    """Remove the private files earlier runs of this job left behind (a worker that died keeps its file)."""
+def job_rows_files_clear(*, job_id: int, before_attempt: int) -> None:
+    """Remove the private files of this job's earlier runs (a worker that died keeps its file). A run that is
+    still going is superseded by the later claim anyway: without its file it keeps nothing either."""
     for leftover in Path(settings.IMPORT_WORK_DIR).glob(f"job-{int(job_id)}-*.sqlite3*"):
-        leftover.unlink(missing_ok=True)
+        attempt = leftover.name.split("-")[2].split(".")[0]
+        if not attempt.isdigit() or int(attempt) < before_attempt:
+            leftover.unlink(missing_ok=True)
 
 
 class JobRowsFile:
@@ -125,7 +129,7 @@ class JobRowsFile:
         return ChunkWriteResult(inserted=len(frame))
 
     def close(self) -> None:
-        """Close the private connection; the file stays for the copy (job_rows_files_clear removes it)."""
+        """Close the private connection; the file stays for the copy (the run removes it when it ends)."""
         self.db.close()
 
     def rows_copy(self, *, schema: str) -> int:
@@ -144,7 +148,7 @@ class JobRowsFile:
 
 def job_rows_file_open(*, job_id: int, attempt: int, table_name: str, columns: list[str]) -> JobRowsFile:
     """A private rows file for this run of the job (earlier runs' files removed)."""
-    job_rows_files_clear(job_id=job_id)
+    job_rows_files_clear(job_id=job_id, before_attempt=attempt)
     imported_at = timezone.now().astimezone(UTC).replace(microsecond=0)
     return JobRowsFile(
         path=job_rows_file_path(job_id=job_id, attempt=attempt),
@@ -163,11 +167,16 @@ def job_rows_attached(*, path: Path) -> Iterator[str]:
         raise ValueError(problem)
     if connection.in_atomic_block:
         raise RuntimeError("ATTACH cannot run inside a transaction.")
+    # Read-only: a file that is gone (removed by a later run of the job) is an error, not a new empty file.
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
     with connection.cursor() as cursor:
-        cursor.execute(f"ATTACH DATABASE %s AS {connection.ops.quote_name(JOB_ROWS_SCHEMA)}", [str(path)])
+        cursor.execute(f"ATTACH DATABASE %s AS {connection.ops.quote_name(JOB_ROWS_SCHEMA)}", [uri])
+    attached_to = connection.connection
     try:
         yield JOB_ROWS_SCHEMA
     finally:
-        if connection.connection is not None and not connection.in_atomic_block:
+        # A connection closed meanwhile (django-q2's ORM broker closes old connections when a task is
+        # queued after the commit) took the attachment with it.
+        if connection.connection is attached_to and not connection.in_atomic_block:
             with connection.cursor() as cursor:
                 cursor.execute(f"DETACH DATABASE {connection.ops.quote_name(JOB_ROWS_SCHEMA)}")

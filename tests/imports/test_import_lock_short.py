@@ -91,7 +91,7 @@ def reader_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == READER_THREAD_NAME]
 
 
-def test_import_lock_short_other_sessions_write_while_a_file_loads(queued):
+def test_import_lock_short_other_sessions_write_while_a_file_loads(queued, caplog):
     """While the file's chunks are being written, another session changes another job at once; afterwards
     every row is in the table, exactly once, and the run's private file is gone."""
     big = queued("sales_big.csv", sales(1000))
@@ -102,9 +102,11 @@ def test_import_lock_short_other_sessions_write_while_a_file_loads(queued):
         if rows < 1000:
             waits.append(other_session_writes(bystander.pk))
 
-    job = import_job_run(job_id=big.pk, progress=progress)
+    with caplog.at_level("INFO", logger="imports.services.importing"):
+        job = import_job_run(job_id=big.pk, progress=progress)
 
     assert job.status == JobStatus.COMPLETE, job.error_message
+    assert "failed unexpectedly" not in caplog.text
     assert len(waits) == 9 and max(waits) < 0.5, waits
     assert ImportJob.objects.get(pk=bystander.pk).notes == "touched"
     assert (job.success_count, job.inserted_count, job.error_count) == (1000, 1000, 0)
@@ -181,6 +183,31 @@ def test_import_lock_short_a_superseded_run_keeps_nothing_and_the_later_run_impo
     final = import_job_run(job_id=job.pk)
     assert (final.status, final.attempts, final.success_count) == (JobStatus.COMPLETE, 3, 500)
     assert table_count("sales") == 500
+
+
+@pytest.mark.skipif(
+    ON_MYSQL, reason="MySQL imports lock the job's row: a second claim waits (test_lock_retry.py)"
+)
+def test_import_lock_short_two_deliveries_at_once_import_the_file_once_and_fail_nothing(queued, caplog):
+    """A second delivery of the task runs the whole import while the first is still reading (a redelivery,
+    a re-queue by the stale-job scan): the file is in the table once, the job complete, the first run
+    bows out without failing the job, and no private file is left."""
+    job = queued("sales_twice.csv", sales(500))
+    inner = []
+
+    def second_delivery(rows: int) -> None:
+        if rows == 200 and not inner:
+            inner.append(import_job_run(job_id=job.pk))
+
+    with caplog.at_level("INFO", logger="imports.services.importing"):
+        first = import_job_run(job_id=job.pk, progress=second_delivery)
+
+    assert (inner[0].status, inner[0].attempts, inner[0].success_count) == (JobStatus.COMPLETE, 2, 500)
+    assert (first.status, first.attempts, first.success_count) == (JobStatus.COMPLETE, 2, 500)
+    assert "run 1 superseded" in caplog.text and "failed unexpectedly" not in caplog.text
+    assert table_count("sales") == 500
+    assert sorted(r[0] for r in table_rows("sales", "dono")) == [f"S{n:06d}" for n in range(500)]
+    assert not list(job_rows_file_path(job_id=job.pk, attempt=1).parent.glob(f"job-{job.pk}-*"))
 
 
 @pytest.mark.skipif(ON_MYSQL, reason="SQLite's single write lock; MySQL lock waits are test_lock_retry.py's")

@@ -99,7 +99,7 @@ def test_scale_out_two_clusters_import_a_batch_exactly_once_through_a_sigkill_an
     assert ImportJob.objects.get(pk=killed).status == JobStatus.PROCESSING
     finished_before = _import_results()
 
-    # The stale-job recovery (scheduled every 5 minutes; run here with a short JOB_STALE_AFTER) re-queues them,
+    # The stale-job recovery (scheduled every minute; run here with a short JOB_STALE_AFTER) re-queues them,
     # and every task is delivered once more, as a broker that re-delivers would.
     settings.JOB_STALE_AFTER = 2
     time.sleep(2.5)
