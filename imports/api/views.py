@@ -38,8 +38,12 @@ class ImportRequestSerializer(serializers.Serializer):
     files = serializers.ListField(
         child=serializers.FileField(), help_text="One or more .csv, .txt or .zip files."
     )
-    mode = serializers.CharField(
-        required=False, allow_blank=True, help_text="quick, full, or both (default)."
+    mode = serializers.ChoiceField(
+        choices=ImportMode.values,
+        required=False,
+        allow_blank=True,
+        help_text="quick (validate only), full (validate and import), or both (the default, also when empty). "
+        "Any other value is refused with 400 invalid_mode.",
     )
     table_name = serializers.CharField(required=False, default="auto", help_text="'auto' or a table name.")
     dist_id = serializers.CharField(

@@ -93,9 +93,24 @@ def submit_fields_check(*, table_name: str, dist_id: str) -> None:
             )
 
 
+class UnknownMode(ImportHubError):
+    code = "invalid_mode"
+    http_status = 400
+
+
 def mode_normalize(mode: str | None) -> str:
+    """quick, full or both (also when empty, as the older app did); anything else is refused, never guessed:
+    a typo must not run a full import."""
     mode = (mode or "").strip().lower()
-    return mode if mode in (ImportMode.QUICK, ImportMode.FULL) else ImportMode.BOTH
+    if not mode:
+        return ImportMode.BOTH
+    if mode not in ImportMode.values:
+        raise UnknownMode(
+            f"mode: '{mode[:50]}' is not a mode. Use quick (validate only), full (validate and import) or "
+            "both; empty means both.",
+            details={"field": "mode"},
+        )
+    return mode
 
 
 def uploads_check(uploads: list[Upload]) -> None:

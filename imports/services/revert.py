@@ -124,7 +124,9 @@ def import_job_revert(*, job: ImportJob, user, cascade: bool = False) -> RevertR
     refuses the revert (code revert_blocked, naming them), unless `cascade`: then those are reverted first,
     newest first, in the same transaction."""
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().select_related("table").get(pk=job.pk)
+        # The job's row only: select_related("table") would lock the table's configuration row as well,
+        # which every new job's foreign key check on MySQL waits for.
+        job = ImportJob.objects.select_for_update().get(pk=job.pk)
         if job.reverted_at is not None:
             raise RevertRefused(
                 f"Job {job.id} was already reverted on {job.reverted_at:%Y-%m-%d %H:%M} UTC.",

@@ -208,6 +208,35 @@ def test_import_api_refuses_a_name_too_long_for_its_column(
     assert list(uploads_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("mode", ["qiuck", "ful", "dry", "quick full", "x" * 500])
+def test_import_api_refuses_an_unknown_mode_and_imports_nothing(admin_api, demo_tables, uploads_dir, mode):
+    """A typo in the mode is refused, never run as a full import."""
+    response = admin_api.post(
+        "/api/import", {"files": [upload("sales_small.csv")], "mode": mode}, format="multipart"
+    )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert (body["success"], body["code"], body["field"]) == (False, "invalid_mode", "mode")
+    assert body["error"].startswith(f"mode: '{mode[:50]}' is not a mode. Use quick (validate only), full")
+    assert not ImportJob.objects.exists()
+    assert list(uploads_dir.iterdir()) == []
+    assert table_count("sales") == 0
+
+
+@pytest.mark.parametrize(
+    ("mode", "answer"), [("", 200), (" QUICK ", 200), ("Full", 202), ("both", 200)], ids=str
+)
+def test_import_api_takes_the_known_modes_in_any_case_and_empty_as_both(
+    admin_api, demo_tables, uploads_dir, mode, answer
+):
+    response = admin_api.post(
+        "/api/import", {"files": [upload("sales_small.csv")], "mode": mode}, format="multipart"
+    )
+    assert response.status_code == answer, response.content
+    expected = {"": "both", " QUICK ": "quick", "Full": "full", "both": "both"}[mode]
+    assert response.json()["mode"] == expected
+
+
 def long_names_zip(tmp_path: Path) -> SimpleUploadedFile:
     """Real sample files under names no job can record: a 260-character file name, and a short name in
     folders that make `<zip>:<path>` over 500 characters; and one ordinary member."""
