@@ -48,6 +48,7 @@ from .services.loading import load_method_describe
 from .services.matching import headers_map, table_by_name, table_columns
 from .services.quick import HEAD_RECORDS, SAMPLE_ROWS, file_quick_validate
 from .services.reading import file_open_head
+from .services.staging import JobRowsFile, job_rows_staged_possible
 from .services.validation import values_validate
 
 logger = logging.getLogger(__name__)
@@ -421,7 +422,10 @@ def _engine_task(*, path: str, name: str, rows: int) -> dict:
         "error_count": job.error_count,
         "job_error": job.error_message,
         # Asked after the run: a writer that was refused LOAD DATA has switched this process to INSERT.
-        "load_method": load_method_describe(),
+        # The sales table has no unique column: on SQLite its rows go through the job's own file.
+        "load_method": JobRowsFile.method
+        if job_rows_staged_possible(unique_columns=[])
+        else load_method_describe(),
     }
 
 

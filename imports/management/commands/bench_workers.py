@@ -81,7 +81,7 @@ class SmallUpload:
 class LongImportFigures:
     rows: int
     workers: int
-    seconds: float  # the long file, from queueing to final
+    seconds: float  # the long file, from upload to final
     rows_per_second: float
     status: int
     uploads: list[SmallUpload] = field(default_factory=list)
@@ -506,7 +506,6 @@ class _Bench:
         (long_job,) = [j for j in batch.jobs if j.original_filename]
         if long_job.status != JobStatus.WAITING:
             raise BenchFailed(f"the long file did not pass quick validation: {long_job.error_message}")
-        started = time.monotonic()
 
         def long_running() -> bool:
             job = ImportJob.objects.get(pk=long_job.pk)
@@ -539,7 +538,6 @@ class _Bench:
         )
         long_final = next(j for j in jobs if j.pk == long_job.pk)
         figures.seconds = (long_final.completed_at - long_final.created_at).total_seconds()
-        figures.seconds = min(figures.seconds, time.monotonic() - started)
         figures.rows_per_second = rows / figures.seconds
         figures.status = long_final.status
         smalls = [j for j in jobs if j.pk != long_job.pk]
