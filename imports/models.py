@@ -35,6 +35,15 @@ class ImportMode(models.TextChoices):
     QUICK = "quick", "Quick validation only"
     FULL = "full", "Validate and import"
     BOTH = "both", "Validate, then import"
+    DRY_RUN = "dry_run", "Check every row, load nothing"
+
+
+class BatchSource(models.TextChoices):
+    UPLOAD = "upload", "Upload"
+    API = "api", "API"
+    CLI = "cli", "Command line"
+    INBOX = "inbox", "Inbox folder"
+    EMAIL = "email", "E-mail"
 
 
 class ArchiveStatus(models.TextChoices):
@@ -107,6 +116,15 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    error_summary = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Row errors grouped by column and problem, with counts and examples.",
+    )
+    upload_kept_until = models.DateTimeField(
+        null=True, blank=True, help_text="The stored upload is kept until then (dry runs, failed jobs)."
+    )
+
     reverted_at = models.DateTimeField(null=True, blank=True)
     reverted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -127,6 +145,58 @@ class ImportJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class ImportBatch(models.Model):
+    """One submission: its files are the ImportJobs with its batch_id. Holds what belongs to the batch as a
+    whole (where it came from, the warnings about what it did not take)."""
+
+    batch_id = models.UUIDField(unique=True)
+    mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.BOTH)
+    source = models.CharField(max_length=10, choices=BatchSource.choices, default=BatchSource.UPLOAD)
+    dist_id = models.CharField(max_length=50, blank=True)
+    warnings = models.JSONField(default=list, blank=True, help_text="Skipped ZIP members and other notes.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} ({self.get_source_display()})"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class DataExport(models.Model):
+    """A data page export too big to answer in the request: written by a django-q2 task, then downloaded."""
+
+    table_name = models.CharField(max_length=63)
+    fmt = models.CharField(max_length=10)
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.QUEUED)
+    rows_total = models.PositiveBigIntegerField(default=0)
+    rows_done = models.PositiveBigIntegerField(default=0)
+    file = models.CharField(max_length=500, blank=True, help_text="Relative to MEDIA_ROOT.")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.table_name}.{self.fmt} ({self.status})"
 
 
 class JobHeartbeat(models.Model):

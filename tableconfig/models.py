@@ -106,6 +106,16 @@ class ImportTable(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(50)],
         help_text="With prefix matching: how many leading characters must equal dist_id's.",
     )
+    expected_in_batch = models.BooleanField(
+        default=False,
+        help_text="Every batch (with table 'auto') must include a file for this table: without one, the batch "
+        "shows it as not uploaded (status 0).",
+    )
+    sheet_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="For Excel and OpenDocument files: the sheet to read. Empty means the first sheet.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

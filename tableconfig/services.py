@@ -34,6 +34,8 @@ TABLE_FIELDS = (
     "thousands_separator",
     "distributor_match",
     "distributor_prefix_length",
+    "expected_in_batch",
+    "sheet_name",
 )
 # A column's rules besides its name and type: what the API, the pages and the admin let users set.
 COLUMN_OPTIONS = (

@@ -104,7 +104,7 @@ def mode_normalize(mode: str | None) -> str:
     mode = (mode or "").strip().lower()
     if not mode:
         return ImportMode.BOTH
-    if mode not in ImportMode.values:
+    if mode not in (ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH):
         raise UnknownMode(
             f"mode: '{mode[:50]}' is not a mode. Use quick (validate only), full (validate and import) or "
             "both; empty means both.",

@@ -18,6 +18,7 @@ DEMO_TABLES: list[dict] = [
         "table_name": "sales",
         "display_name": "Sales Lines",
         "allowed_filename": "sales, sales_*",
+        "expected_in_batch": True,
         "columns": [
             {
                 "column_name": "distid",
@@ -68,6 +69,7 @@ DEMO_TABLES: list[dict] = [
         "table_name": "stocks",
         "display_name": "Stock Levels",
         "allowed_filename": "stock, stocks, stock_*",
+        "expected_in_batch": True,
         "columns": [
             {"column_name": "sku", "data_type": "str", "is_mandatory": True, "aliases": ["item_code"]},
             {
@@ -86,6 +88,7 @@ DEMO_TABLES: list[dict] = [
         "table_name": "products",
         "display_name": "Product List",
         "allowed_filename": "product_list, products",
+        "expected_in_batch": True,
         "columns": [
             {"column_name": "sku", "data_type": "str", "is_mandatory": True, "is_unique": True},
             {"column_name": "product_name", "data_type": "str", "is_mandatory": True},
