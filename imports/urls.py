@@ -3,12 +3,16 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import views, views_workflow
 
 urlpatterns = [
     path("", views.upload, name="upload"),
     path("batches/", views.batch_list, name="batch-list"),
     path("batches/<uuid:batch_id>/", views.batch_detail, name="batch-detail"),
+    path("batches/<uuid:batch_id>/import/", views_workflow.batch_import_page, name="batch-import"),
+    path(
+        "batches/<uuid:batch_id>/files/<int:job_id>/retry/", views_workflow.job_retry_page, name="job-retry"
+    ),
     path("data/", views.data_tables, name="data-tables"),
     path("data/<str:table_name>/", views.data_table, name="data-table"),
     path("data/<str:table_name>/export.csv", views.data_export, {"fmt": "csv"}, name="data-export-csv"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import revert, views
+from . import revert, views, workflow
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
@@ -20,4 +20,8 @@ urlpatterns = [
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/revert", revert.JobRevertView.as_view(), name="api-job-revert"
     ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/retry", workflow.JobRetryView.as_view(), name="api-job-retry"
+    ),
+    path("jobs/<str:batch_id>/import", workflow.BatchCheckedImportView.as_view(), name="api-batch-import"),
 ]
