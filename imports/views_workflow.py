@@ -47,8 +47,8 @@ def _visible_batch(request, batch_id: uuid.UUID) -> None:
         raise Http404("Batch not found.")
 
 
-@require_POST
 @can_upload
+@require_POST
 def job_retry_page(request, batch_id: uuid.UUID, job_id: int):
     job = jobs_visible(request.user).filter(batch_id=batch_id, pk=job_id).first()
     if job is None:
@@ -64,8 +64,8 @@ def job_retry_page(request, batch_id: uuid.UUID, job_id: int):
     return redirect("batch-detail", batch_id=batch_id)
 
 
-@require_POST
 @can_upload
+@require_POST
 def batch_import_page(request, batch_id: uuid.UUID):
     _visible_batch(request, batch_id)
     try:

@@ -32,18 +32,26 @@ ERROR = OpenApiResponse(
     description='`{"success": false, "error": "...", "code": "..."}`',
 )
 
-JOB_FIELDS = {
-    "id": serializers.IntegerField(),
-    "batch_id": serializers.UUIDField(),
-    "filename": serializers.CharField(),
-    "table_name": serializers.CharField(),
-    "mode": serializers.ChoiceField(choices=["full", "both", "dry_run"]),
-    "status": serializers.IntegerField(help_text="3 waiting (queued) when the file passed quick validation."),
-    "status_label": serializers.CharField(),
-    "error": serializers.CharField(allow_null=True),
-    "error_code": serializers.CharField(allow_null=True),
-    "attempts": serializers.IntegerField(),
-}
+
+def _job_fields() -> dict:
+    """The fields of a file in these answers (fresh instances for each serializer that uses them)."""
+    return {
+        "id": serializers.IntegerField(),
+        "batch_id": serializers.UUIDField(),
+        "filename": serializers.CharField(),
+        "table_name": serializers.CharField(),
+        "mode": serializers.ChoiceField(choices=["full", "both", "dry_run"]),
+        "status": serializers.IntegerField(
+            help_text="3 waiting (queued) when the file passed quick validation."
+        ),
+        "status_label": serializers.CharField(),
+        "error": serializers.CharField(allow_null=True),
+        "error_code": serializers.CharField(allow_null=True),
+        "attempts": serializers.IntegerField(),
+    }
+
+
+JOB_FIELD_NAMES = tuple(_job_fields())
 
 
 class EmptyRequestSerializer(serializers.Serializer):
@@ -54,7 +62,7 @@ RETRY_RESPONSE = inline_serializer(
     name="JobRetryResponse",
     fields={
         "success": serializers.BooleanField(default=True),
-        "data": inline_serializer(name="JobRetried", fields=JOB_FIELDS),
+        "data": inline_serializer(name="JobRetried", fields=_job_fields()),
         "message": serializers.CharField(),
     },
 )
@@ -66,7 +74,7 @@ IMPORT_RESPONSE = inline_serializer(
             name="BatchCheckedImport",
             fields={
                 "batch_id": serializers.UUIDField(),
-                "files": inline_serializer(name="CheckedFileQueued", fields=JOB_FIELDS, many=True),
+                "files": inline_serializer(name="CheckedFileQueued", fields=_job_fields(), many=True),
             },
         ),
         "message": serializers.CharField(),
@@ -112,7 +120,7 @@ def _batch_uuid(batch_id) -> uuid.UUID:
 
 def _job_brief(job) -> dict:
     detail = job_detail_dict(job)
-    return {name: detail[name] for name in JOB_FIELDS}
+    return {name: detail[name] for name in JOB_FIELD_NAMES}
 
 
 class JobRetryView(APIView):

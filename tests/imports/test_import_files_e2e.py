@@ -108,7 +108,9 @@ def test_import_reads_each_sales_sample_into_the_same_rows(admin_api, demo_table
     assert sales_rows() == SALES_ROWS
 
 
-def test_import_semicolon_file_with_decimal_commas_rejects_those_rows_naming_the_value(admin_api, demo_tables):
+def test_import_semicolon_file_with_decimal_commas_rejects_those_rows_naming_the_value(
+    admin_api, demo_tables
+):
     # Bad values in the first rows are row errors (as further down), not a refusal of the whole file.
     response = post_import(admin_api, upload("sales_semicolon.csv"), mode="full")
     assert response.status_code == 202
