@@ -14,8 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from imports.models import FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
-from imports.services.retention import uploads_expired_purge
 from imports.services.archiving import PENDING_DIR
+from imports.services.retention import uploads_expired_purge
 from tableconfig.models import ColumnConfig
 
 from .conftest import DATA, table_count, upload
