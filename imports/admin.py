@@ -7,10 +7,10 @@ from django.utils.html import format_html
 
 from importhub.errors import ImportHubError
 
-from .models import ImportJob, JobStatus
+from .models import ImportJob
 from .services.archiving import archive_retry
 from .services.revert import import_jobs_revert
-from .services.workflow import job_retry, job_retry_message
+from .services.workflow import RETRYABLE, job_retry, job_retry_message
 
 
 class DistributorFilter(admin.SimpleListFilter):
@@ -200,7 +200,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             except ImportHubError as exc:
                 self.message_user(request, f"{name}: {exc.message}", messages.ERROR)
                 continue
-            level = messages.SUCCESS if job.status == JobStatus.WAITING else messages.WARNING
+            level = messages.WARNING if job.status in RETRYABLE else messages.SUCCESS
             self.message_user(request, job_retry_message(job), level)
 
     @admin.display(description="archive url")

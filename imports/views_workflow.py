@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from importhub.errors import ImportHubError
 
-from .models import ImportBatch, JobStatus
+from .models import ImportBatch
 from .selectors import jobs_visible
 from .services.retention import job_upload_available
 from .services.workflow import (
@@ -58,9 +58,7 @@ def job_retry_page(request, batch_id: uuid.UUID, job_id: int):
     except ImportHubError as exc:
         messages.error(request, exc.message)
     else:
-        (messages.success if job.status == JobStatus.WAITING else messages.error)(
-            request, job_retry_message(job)
-        )
+        (messages.error if job.status in RETRYABLE else messages.success)(request, job_retry_message(job))
     return redirect("batch-detail", batch_id=batch_id)
 
 

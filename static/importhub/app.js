@@ -10,6 +10,7 @@
     completed: "Completed",
     completed_with_errors: "Completed with errors",
     failed: "Failed",
+    checked: "Checked",
   };
 
   function number(n) {
