@@ -87,3 +87,28 @@ def test_job_retry_gives_a_fresh_attempts_budget_and_attempts_grow(
     assert retried.status == JobStatus.COMPLETE
     assert retried.attempts == 4  # monotonic
     assert (retried.attempts_before_retry, retried.deliveries_before_retry) == (3, 3)
+
+
+def test_admin_retry_action_requeues_the_fixed_file_and_refuses_a_complete_one(
+    admin_api, admin_user, demo_tables, client
+):
+    failed = submit(admin_api, "sales_unknown_date_header.csv", mode="both")
+    complete = submit(admin_api, "sales_bad_rows_2_26.csv", mode="full")
+    alias_create(
+        column=ColumnConfig.objects.get(table__table_name="sales", column_name="dotanggal"),
+        alias_name="tgl_kirim",
+    )
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/imports/importjob/",
+        {"action": "job_retry_action", "_selected_action": [failed.pk, complete.pk]},
+        follow=True,
+    )
+    messages = [str(m) for m in response.context["messages"]]
+    assert "sales_unknown_date_header.csv passed validation and is queued for its import again." in messages
+    assert any(
+        m.startswith("sales_bad_rows_2_26.csv: Job") and "only a job that failed" in m for m in messages
+    )
+    failed.refresh_from_db()
+    assert failed.status == JobStatus.COMPLETE
+    assert table_count("sales") == 28 + 5
