@@ -40,7 +40,7 @@ def _job_fields() -> dict:
         "batch_id": serializers.UUIDField(),
         "filename": serializers.CharField(),
         "table_name": serializers.CharField(),
-        "mode": serializers.ChoiceField(choices=["full", "both", "dry_run"]),
+        "mode": serializers.CharField(help_text="full, both or dry_run: the mode the file runs in."),
         "status": serializers.IntegerField(
             help_text="3 waiting (queued) when the file passed quick validation."
         ),
