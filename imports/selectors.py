@@ -184,6 +184,7 @@ def job_detail_dict(job: ImportJob) -> dict:
         "summary": job.summary,
         "notes": job.notes,
         "attempts": job.attempts,
+        "upload_kept_until": job.upload_kept_until.isoformat() if job.upload_kept_until else None,
         "archive_status": job.archive_status or None,
         "archive_file_id": job.archive_file_id or None,
         "archive_url": job.archive_url or None,

@@ -306,3 +306,20 @@ def test_cli_progress_bar_ends_its_line_for_each_file(tmp_path, demo_tables):
     assert len(bars) == 2  # one line per file, not one bar drawn over the other
     assert bars[0].startswith("products.csv") and bars[0].endswith("10/10")
     assert bars[1].startswith("sales_small.csv") and bars[1].endswith("10/10")
+
+
+def test_quick_check_on_the_upload_page_lists_bad_sample_rows_and_keeps_the_file_valid(
+    demo_tables, client, admin_user
+):
+    client.force_login(admin_user)
+    response = client.post(
+        "/",
+        {
+            "files": [upload("sales_bad_sample.csv", as_name="sales_oct.csv")],
+            "mode": "quick",
+            "table_name": "auto",
+        },
+    )
+    page = response.content.decode()
+    assert re.search(r'<tr data-valid="true">\s*<td class="mono">sales_oct.csv</td>', page)
+    assert html.escape("Row 3: qty: '12.7' is not a whole number") in page
