@@ -3,12 +3,17 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import views, views_mapping
 
 urlpatterns = [
     path("", views.upload, name="upload"),
     path("batches/", views.batch_list, name="batch-list"),
     path("batches/<uuid:batch_id>/", views.batch_detail, name="batch-detail"),
+    path(
+        "batches/<uuid:batch_id>/files/<int:job_id>/mapping",
+        views_mapping.job_mapping_save,
+        name="job-mapping",
+    ),
     path("data/", views.data_tables, name="data-tables"),
     path("data/<str:table_name>/", views.data_table, name="data-table"),
     path("data/<str:table_name>/export.csv", views.data_export, {"fmt": "csv"}, name="data-export-csv"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import revert, views
+from . import mapping, revert, views
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
@@ -19,5 +19,10 @@ urlpatterns = [
     ),
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/revert", revert.JobRevertView.as_view(), name="api-job-revert"
+    ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/mapping",
+        mapping.JobMappingView.as_view(),
+        name="api-job-mapping",
     ),
 ]
