@@ -125,6 +125,14 @@ class ImportJob(models.Model):
         null=True, blank=True, help_text="The stored upload is kept until then (dry runs, failed jobs)."
     )
 
+    attempts_before_retry = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="attempts when the job was last retried: each retry gets Q_MAX_ATTEMPTS runs of its own.",
+    )
+    deliveries_before_retry = models.PositiveSmallIntegerField(
+        default=0, help_text="deliveries when the job was last retried (its own Q_MAX_ATTEMPTS deliveries)."
+    )
+
     reverted_at = models.DateTimeField(null=True, blank=True)
     reverted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -155,6 +163,9 @@ class ImportBatch(models.Model):
     mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.BOTH)
     source = models.CharField(max_length=10, choices=BatchSource.choices, default=BatchSource.UPLOAD)
     dist_id = models.CharField(max_length=50, blank=True)
+    table_name = models.CharField(
+        max_length=63, blank=True, help_text="The table the submission named; empty when chosen by file name."
+    )
     warnings = models.JSONField(default=list, blank=True, help_text="Skipped ZIP members and other notes.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -7,7 +7,7 @@ import uuid
 
 from django.db.models import Max, Min, QuerySet
 
-from .models import ImportJob, JobStatus
+from .models import ImportJob, ImportMode, JobStatus
 from .services.jobs import job_progress_get
 
 ACTIVE = (
@@ -17,7 +17,16 @@ ACTIVE = (
     JobStatus.VALIDATION_OK,
     JobStatus.PROCESSING,
 )
-BATCH_STATUSES = ("pending", "processing", "completed", "completed_with_errors", "failed")
+BATCH_STATUSES = ("pending", "processing", "completed", "completed_with_errors", "failed", "checked")
+
+
+def job_active(job: ImportJob) -> bool:
+    """Not ended yet; a dry run that ended 5 (checked, `completed_at` set) has ended."""
+    if job.status == JobStatus.VALIDATION_OK and job.completed_at is not None:
+        return False
+    return job.status in ACTIVE
+
+
 ROW_ERRORS_IN_BATCH = 10
 
 
@@ -31,10 +40,12 @@ def jobs_visible(user) -> QuerySet[ImportJob]:
 
 def batch_status(jobs: list[ImportJob]) -> str:
     files = [j for j in jobs if j.status != JobStatus.SKIPPED] or jobs
-    if any(j.status in ACTIVE for j in files):
+    if any(job_active(j) for j in files):
         started = any(j.status in (JobStatus.PROCESSING, JobStatus.COMPLETE) for j in files)
         return "processing" if started else "pending"
     complete = [j for j in files if j.status == JobStatus.COMPLETE]
+    if not complete and any(j.mode == ImportMode.DRY_RUN for j in files):
+        return "checked"  # a dry run's files, checked and waiting for their import (or refused)
     if not complete:
         return "failed"
     if len(complete) == len(files) and not any(j.error_count for j in complete):

@@ -240,6 +240,11 @@ IMPORT_WORK_DIR = env_path("IMPORT_WORK_DIR", BASE_DIR / "var" / "work")
 # Seconds without a heartbeat (one per chunk) before a processing job counts as dead, or a waiting job
 # whose task is gone from the broker as lost; the stale-job scan runs every minute.
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=120)
+# How long the upload of a failed job (status 2, 6, 8) is kept for a retry, and a dry run's for its import;
+# a schedule then archives (ARCHIVE_FAILED_FILES) or deletes it every UPLOAD_PURGE_MINUTES.
+FAILED_UPLOAD_KEEP_DAYS = env.float("FAILED_UPLOAD_KEEP_DAYS", default=7)
+DRY_RUN_KEEP_HOURS = env.float("DRY_RUN_KEEP_HOURS", default=24)
+UPLOAD_PURGE_MINUTES = env.int("UPLOAD_PURGE_MINUTES", default=15)
 
 # --- Archive ------------------------------------------------------------------------------------
 # Google Drive when GDRIVE_CREDENTIALS(_JSON) and GDRIVE_FOLDER_ID are set, else the local ARCHIVE_DIR.

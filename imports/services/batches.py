@@ -14,15 +14,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django_q.tasks import async_task
 
 from importhub.errors import ImportHubError, LimitExceeded, StorageUnavailable
 from tableconfig.models import ImportTable
 
-from ..models import ImportJob, ImportMode, JobStatus
+from ..models import BatchSource, ImportBatch, ImportJob, ImportMode, JobStatus
 from .intake import IntakeFile, IntakeLimits, files_intake, upload_store
-from .jobs import job_file_release, job_status_compare_and_set, job_stored_path
+from .jobs import job_file_release, job_status_compare_and_set
 from .matching import filename_stem, table_entry_matches
 from .quick import QuickResult, file_quick_validate
 
@@ -98,16 +98,19 @@ class UnknownMode(ImportHubError):
     http_status = 400
 
 
+MODES = (ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH, ImportMode.DRY_RUN)
+
+
 def mode_normalize(mode: str | None) -> str:
-    """quick, full or both (also when empty, as the older app did); anything else is refused, never guessed:
-    a typo must not run a full import."""
+    """quick, full, both (also when empty, as the older app did) or dry_run; anything else is refused, never
+    guessed: a typo must not run a full import."""
     mode = (mode or "").strip().lower()
     if not mode:
         return ImportMode.BOTH
-    if mode not in (ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH):
+    if mode not in MODES:
         raise UnknownMode(
-            f"mode: '{mode[:50]}' is not a mode. Use quick (validate only), full (validate and import) or "
-            "both; empty means both.",
+            f"mode: '{mode[:50]}' is not a mode. Use quick (validate only), full (validate and import), "
+            "both, or dry_run (check every row, load nothing); empty means both.",
             details={"field": "mode"},
         )
     return mode
@@ -146,8 +149,11 @@ def import_batch_submit(
     dist_id: str = "",
     user=None,
     enqueue: bool = True,
+    source: str = BatchSource.API,
 ) -> BatchResult:
-    """Store, unpack and quick-validate a batch; in full/both mode create its jobs and queue the valid ones.
+    """Store, unpack and quick-validate a batch; in full/both/dry_run mode create its jobs and queue the
+    valid ones (a dry run's task checks every row and loads nothing). Every submission is recorded as an
+    ImportBatch with its `source` and the warnings about what it did not take (skipped ZIP members).
 
     With `enqueue=False` the valid jobs are left waiting for the caller to run (the CLI's --wait).
     """
@@ -180,6 +186,15 @@ def import_batch_submit(
     if not intake.files:
         shutil.rmtree(batch_dir, ignore_errors=True)
         raise NoValidFiles("No valid data files to process.", details={"warnings": batch.warnings})
+    ImportBatch.objects.create(
+        batch_id=batch.batch_id,
+        mode=mode,
+        source=source,
+        dist_id=dist_id,
+        table_name="" if table_name == "auto" else table_name,
+        warnings=batch.warnings,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+    )
 
     if mode == ImportMode.QUICK:
         try:
@@ -240,8 +255,10 @@ def _batch_abandon(batch: BatchResult, *, batch_dir: Path) -> None:
                 error_code=UNEXPECTED_ERROR,
                 notes=ABANDONED_MESSAGE,
             )
-            job_stored_path(job).unlink(missing_ok=True)
-        if not jobs.filter(status__in=[JobStatus.WAITING, JobStatus.PROCESSING]).exists():
+            job.refresh_from_db()
+            job_file_release(job)  # kept for a retry, like any failed job's
+        needed = Q(status__in=[JobStatus.WAITING, JobStatus.PROCESSING]) | Q(upload_kept_until__isnull=False)
+        if not jobs.filter(needed).exists():
             shutil.rmtree(batch_dir, ignore_errors=True)
     except Exception:
         # The error being raised matters more; a folder left here is found by the stale-job scan's log.
@@ -252,7 +269,7 @@ def _batch_abandon(batch: BatchResult, *, batch_dir: Path) -> None:
 def _batch_jobs_create(
     batch: BatchResult, *, files: list[IntakeFile], user, table_name: str, dist_id: str, enqueue: bool
 ) -> None:
-    """Create, quick-validate and queue the jobs of a full/both batch."""
+    """Create, quick-validate and queue the jobs of a full/both/dry_run batch."""
     mode = batch.mode
     for f in files:
         job = ImportJob.objects.create(
@@ -306,7 +323,7 @@ def _batch_jobs_create(
         batch.jobs += _missing_files_record(batch, user=user, dist_id=dist_id, mode=mode)
     for job in batch.jobs:
         if job.status in (JobStatus.VALIDATION_FAILED, JobStatus.FAILED):
-            job_file_release(job)
+            job_file_release(job)  # kept for a retry after a fix
         elif job.status == JobStatus.VALIDATION_OK:
             if job_status_compare_and_set(
                 job_id=job.id, from_statuses=[JobStatus.VALIDATION_OK], to_status=JobStatus.WAITING
@@ -332,10 +349,12 @@ def import_job_enqueue(*, job_id: int) -> None:
 
 
 def _missing_files_record(batch: BatchResult, *, user, dist_id: str, mode: str) -> list[ImportJob]:
-    """Status 0 jobs for each active table with expected file names that no uploaded file matched."""
+    """Status 0 jobs for each active table that a batch must include (expected_in_batch) and whose expected
+    file names no uploaded file matched."""
     stems = [filename_stem(r.filename) for r in batch.results]
     missing = []
-    for table in ImportTable.objects.filter(is_active=True).exclude(allowed_filename=""):
+    tables = ImportTable.objects.filter(is_active=True, expected_in_batch=True).exclude(allowed_filename="")
+    for table in tables:
         entries = table.filename_entries
         if not entries or any(table_entry_matches(e, s) for e in entries for s in stems):
             continue

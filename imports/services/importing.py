@@ -27,8 +27,9 @@ from importhub.errors import FileRejected
 from tableconfig.schema import table_schema_drift
 from tableconfig.services import table_specs
 
-from ..models import ImportJob, JobStatus
+from ..models import ImportJob, ImportMode, JobStatus
 from .batches import import_job_enqueue
+from .dry_run import DryRunWriter
 from .jobs import (
     ROW_ERRORS_KEPT,
     JobMovedOn,
@@ -256,12 +257,14 @@ def _import_checked(job: ImportJob):
     return fmt, head, mapping, columns
 
 
-def _import_file(job: ImportJob, outcome: ImportOutcome, progress, *, attempt: int | None = None):
+def _import_file(
+    job: ImportJob, outcome: ImportOutcome, progress, *, attempt: int | None = None, dry_run: bool = False
+):
     """Read, validate and write every row of a claimed job; raise FileRejected to keep nothing.
 
     With `attempt` (SQLite, a table without unique columns) the rows go to the run's private rows file and
     the returned JobRowsFile is copied into the table afterwards; without it they go straight into the table,
-    inside the caller's transaction."""
+    inside the caller's transaction. With `dry_run` they go to a writer that writes nothing."""
     table = job.table
     fmt, head, mapping, columns = _import_checked(job)
     if mapping.ignored_headers:
@@ -269,7 +272,11 @@ def _import_file(job: ImportJob, outcome: ImportOutcome, progress, *, attempt: i
     names = [c.column_name for c in columns]
     unique = [c.column_name for c in columns if c.is_unique]
     errors_file = _ErrorsFile(job_errors_path(job), head.headers)
-    if attempt is not None:
+    if dry_run:
+        writer = DryRunWriter(
+            table_name=table.table_name, columns=names, unique_columns=unique, on_duplicate=table.on_duplicate
+        )
+    elif attempt is not None:
         writer = job_rows_file_open(
             job_id=job.id, attempt=attempt, table_name=table.table_name, columns=names
         )
@@ -405,6 +412,60 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
         path.unlink(missing_ok=True)
 
 
+DRY_RUN_ROW_ERRORS = "row_errors"
+
+
+def _dry_run_check(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
+    """A dry run: every row read and validated by the import's own path, nothing loaded; the job ends 5 (all
+    rows valid) or 6 (its row errors, error_count and errors CSV kept), its upload kept for the import."""
+    run.job = job
+    code = message = ""
+    try:
+        _import_file(job, outcome, progress, dry_run=True)
+    except RejectedOnErrors as exc:
+        code, message = exc.code, exc.message
+    if not _run_current(job.id, attempt):
+        return ImportJob.objects.get(pk=job.id)
+    valid = outcome.total_rows - outcome.error_count
+    would = [f"{outcome.inserted_count:,} new"]
+    if outcome.updated_count:
+        would.append(f"{outcome.updated_count:,} updating rows already in the table")
+    if outcome.skipped_count:
+        would.append(f"{outcome.skipped_count:,} skipped (already in the table)")
+    if outcome.repeated_count:
+        would.append(f"{outcome.repeated_count:,} repeating a key of an earlier row")
+    notes = (
+        f"Dry run: {valid:,} of {outcome.total_rows:,} rows are valid ({', '.join(would)}), "
+        f"{outcome.error_count:,} rejected; nothing was loaded."
+    )
+    if outcome.error_count and not message:
+        code = DRY_RUN_ROW_ERRORS
+        message = (
+            f"Dry run: {outcome.error_count:,} of {outcome.total_rows:,} rows have errors; nothing was loaded. "
+            "Import the checked files to load the valid rows, or fix the rows and upload again."
+        )
+    summary = {
+        "dry_run": {
+            "valid_rows": valid,
+            "new_rows": outcome.inserted_count,
+            "updated_rows": outcome.updated_count,
+            "skipped_rows": outcome.skipped_count,
+            "repeated_rows": outcome.repeated_count,
+        }
+    }
+    run.finished = True
+    return job_finish(
+        job,
+        status=JobStatus.VALIDATION_FAILED if outcome.error_count else JobStatus.VALIDATION_OK,
+        outcome=outcome,
+        summary=summary,
+        notes=notes,
+        message=message,
+        code=code,
+        kept_rows=0,
+    )
+
+
 def _run_current(job_id: int, attempt: int) -> bool:
     """Whether this run still owns the job: processing, and no later delivery has claimed it since."""
     current = ImportJob.objects.filter(pk=job_id).values_list("status", "attempts").first()
@@ -424,7 +485,9 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
     try:
         job = ImportJob.objects.select_related("table").get(pk=job_id)
         unique = [c.column_name for c in table_columns(job.table) if c.is_unique] if job.table else []
-        if job.table is not None and job_rows_staged_possible(unique_columns=unique):
+        if job.mode == ImportMode.DRY_RUN:
+            job = _dry_run_check(job, attempt, run, outcome, progress)
+        elif job.table is not None and job_rows_staged_possible(unique_columns=unique):
             job = _import_staged(job, attempt, run, outcome, progress)
         else:
             job = _import_in_one_transaction(job_id, run, outcome, progress)
@@ -438,9 +501,11 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
         return ImportJob.objects.filter(pk=job_id).first()
     except FileRejected as exc:
         logger.info("Job %s: file rejected: %s", job_id, exc.message)
+        dry_run = run.job is not None and run.job.mode == ImportMode.DRY_RUN
         return _job_fail(
             job_id,
-            status=JobStatus.PROCESSING_FAILED,
+            # A dry run is a check: a file it refuses failed validation (6), as at quick validation.
+            status=JobStatus.VALIDATION_FAILED if dry_run else JobStatus.PROCESSING_FAILED,
             message=exc.message,
             code=exc.code,
             outcome=outcome,
@@ -554,7 +619,7 @@ def _job_retry_after_lost_connection(
     job = ImportJob.objects.filter(pk=job_id).first()
     if job is None or job.status != JobStatus.PROCESSING or job.attempts != attempt:
         return job  # final, or claimed by a later run meanwhile: that run decides
-    if job.attempts >= (settings.Q_CLUSTER.get("max_attempts") or 3):
+    if job.attempts - job.attempts_before_retry >= (settings.Q_CLUSTER.get("max_attempts") or 3):
         return None
     logger.warning("Job %s: %s", job_id, RETRY_NOTES[reason])
     if job_status_compare_and_set(

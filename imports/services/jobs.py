@@ -133,6 +133,8 @@ def job_finish(
         "error_code": code,
         "errors_file": job.errors_file,
     }
+    if status == JobStatus.VALIDATION_OK:
+        fields["completed_at"] = timezone.now()  # a dry run's check has ended
     if not job_status_compare_and_set(
         job_id=job.id, from_statuses=[JobStatus.PROCESSING], to_status=status, instance=job, **fields
     ):
@@ -199,10 +201,14 @@ def job_final_hook(*, job_id: int) -> None:
 
 
 def job_file_release(job: ImportJob) -> None:
-    """Hand a final job's upload to the archive, which keeps it until archived; or delete it when it is not to
-    be archived (a retried task still finds it until then)."""
-    if not job.is_final or not job.stored_filename:
+    """An ended job's upload: kept for a retry or a dry run's import (services/retention.py), else handed to
+    the archive, which keeps it until archived, or deleted when it is not to be archived."""
+    if not job.stored_filename:
         return
-    from .archiving import job_archive_handover  # archiving writes through this module's helper
+    # Both modules write through this module's helper.
+    from .archiving import job_archive_handover
+    from .retention import job_upload_keep
 
+    if job_upload_keep(job) or not job.is_final:
+        return
     job_archive_handover(job=job)

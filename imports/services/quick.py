@@ -1,4 +1,6 @@
-"""Quick validation of one file, in the seven documented steps; the first failure is the file's error.
+"""Quick validation of one file, in the seven documented steps; the first file-level failure is the file's
+error. Bad values in the first data rows are row errors (`row_errors`), not a refusal of the file: the import
+rejects just those rows, as it does the same value further down.
 
 Its cost does not grow with the file: it reads only the head, except one streaming pass over the bytes that
 counts the rows and checks that the whole file decodes in the encoding the import will use (the same check
@@ -33,6 +35,7 @@ class QuickResult:
     error: str | None = None
     error_code: str = ""
     warnings: list[str] = field(default_factory=list)
+    row_errors: list[dict] = field(default_factory=list)
     table: ImportTable | None = None
     mapping: HeaderMapping | None = None
     file_format: FileFormat | None = None
@@ -47,6 +50,8 @@ class QuickResult:
         }
         if self.warnings:
             body["warnings"] = self.warnings
+        if self.row_errors:
+            body["row_errors"] = self.row_errors
         return body
 
 
@@ -99,16 +104,10 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
     # 7a. Distributor prefix.
     if dist_id:
         _distributor_head_check(result, records=records, mapping=mapping, columns=columns, dist_id=dist_id)
-    # 7b. The first data rows, with the same checks as the full import.
+    # 7b. The first data rows, with the same checks as the full import: row errors, the file stays valid.
     sample = records[:SAMPLE_ROWS]
     errors = values_validate(records=sample, row_numbers=list(range(2, 2 + len(sample))), rules=mapping.rules)
-    if errors:
-        first = errors[0]
-        raise QuickValidationError(
-            f"Row {first.row}, {first.message}"
-            + (f" (and {len(errors) - 1} more in the first {len(sample)} rows)" if len(errors) > 1 else ""),
-            code=first.code,
-        )
+    result.row_errors = [e.as_dict() for e in errors]
     if mapping.ignored_headers:
         result.warnings.append(mapping.ignored_message())
     # The count's pass also settles the encoding for the whole file (or refuses it, with the byte offset).

@@ -7,7 +7,10 @@ moved for JOB_STALE_AFTER:
 - waiting: queued that long ago and its task is no longer in the broker (the Redis broker has no receipts:
   a task a dead cluster had taken is gone). Re-queued until it has been delivered Q_MAX_ATTEMPTS times, then
   failed. A waiting job whose task is still queued is left alone, however long the backlog;
-- uploaded, validating, validation ok: the request died; failed with a message.
+- uploaded, validating, validation ok: the request died; failed with a message. A dry run that ended 5
+  (every row checked, `completed_at` set) is not stale: it waits for its import.
+A retried job counts its runs and deliveries from the retry (`attempts_before_retry`,
+`deliveries_before_retry`): each retry gets Q_MAX_ATTEMPTS of its own, while the numbers themselves only grow.
 """
 
 from __future__ import annotations
@@ -66,7 +69,11 @@ def broker_queued_job_ids() -> set[int] | None:
 
 
 def _stale_candidates(cutoff: dt.datetime) -> list[ImportJob]:
-    jobs = ImportJob.objects.filter(status__in=[*IN_REQUEST, *QUEUED], updated_at__lt=cutoff).order_by("id")
+    jobs = (
+        ImportJob.objects.filter(status__in=[*IN_REQUEST, *QUEUED], updated_at__lt=cutoff)
+        .exclude(status=JobStatus.VALIDATION_OK, completed_at__isnull=False)  # a checked dry run
+        .order_by("id")
+    )
     if connection.features.has_select_for_update_skip_locked:
         # A job whose row is locked is being imported right now (the import holds the lock): skip it.
         with transaction.atomic():
@@ -108,20 +115,20 @@ def jobs_stale_recover(*, now: dt.datetime | None = None) -> RecoveryReport:
                 message=f"Validation was interrupted (no progress for {minutes} minutes): the server stopped "
                 "during the upload. Upload the file again.",
             )
-        elif job.status == JobStatus.PROCESSING and job.attempts >= max_attempts:
+        elif job.status == JobStatus.PROCESSING and job.attempts - job.attempts_before_retry >= max_attempts:
             _job_give_up(
                 job,
                 report,
                 code="stale_import",
-                message=f"The import stopped {job.attempts} times without finishing and was given up. No rows "
+                message=f"The import stopped {job.attempts - job.attempts_before_retry} times without finishing and was given up. No rows "
                 "were kept. Upload the file again, or ask an administrator to check the worker logs.",
             )
-        elif job.status == JobStatus.WAITING and job.deliveries >= max_attempts:
+        elif job.status == JobStatus.WAITING and job.deliveries - job.deliveries_before_retry >= max_attempts:
             _job_give_up(
                 job,
                 report,
                 code="stale_queue",
-                message=f"The import was queued {job.deliveries} times and its task was lost each time; it was "
+                message=f"The import was queued {job.deliveries - job.deliveries_before_retry} times and its task was lost each time; it was "
                 "given up. No rows were kept. Check that a worker (manage.py qcluster) is running and can "
                 "reach the broker, then upload the file again.",
             )
