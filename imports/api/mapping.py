@@ -69,7 +69,15 @@ class JobMappingView(APIView):
 
     @extend_schema(
         request=JobMappingRequestSerializer,
-        responses={200: MAPPING_RESPONSE, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={
+            200: MAPPING_RESPONSE,
+            400: ERROR,
+            401: ERROR,
+            403: ERROR,
+            404: ERROR,
+            409: ERROR,
+            410: ERROR,
+        },
         summary="Map a file's unmatched headers to its table's columns, then re-run the file",
         description=(
             "Each header becomes an alias of its column, with the same rules as adding an alias (one "
@@ -78,7 +86,7 @@ class JobMappingView(APIView):
             "upload; a complete one (9) is not re-run, the aliases serve the next files. 400 codes: "
             "`header_not_in_file`, `header_already_matched`, `column_not_in_table`, `column_already_matched`, "
             "`column_chosen_twice`, `header_clash`. 409: a job still running (`job_not_rerunnable`), without "
-            "a table (`no_table`) or whose upload is gone (`upload_gone`)."
+            "a table (`no_table`); 410 `upload_not_kept`: the upload is gone (kept FAILED_UPLOAD_KEEP_DAYS)."
         ),
         examples=[
             OpenApiExample("Map DO Date", value={"headers": {"DO Date": "dotanggal"}}, request_only=True),

@@ -24,6 +24,8 @@ from .archiving import job_archive_local_path
 from .jobs import job_stored_path
 from .matching import HeaderMapping, column_headers, headers_map, table_columns
 from .reading import file_open_head
+from .retention import job_upload_available
+from .workflow import UploadNotKept, job_retry
 
 # A refused file is re-run; a complete one keeps its rows, and its aliases serve the next files.
 RERUN_STATUSES = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROCESSING_FAILED)
@@ -118,7 +120,10 @@ def job_mapping_wanted(job: ImportJob) -> bool:
 
 
 def job_upload_path(job: ImportJob) -> Path | None:
-    """Where the job's original file still is: its stored upload, else the local archive's copy."""
+    """Where the job's original file still is: a failed job's kept upload (what its re-run reads); a complete
+    job's upload until it is archived, then the local archive's copy."""
+    if job.status in RERUN_STATUSES:
+        return job_stored_path(job) if job_upload_available(job) else None
     if job.stored_filename:
         stored = job_stored_path(job)
         if stored.is_file():
@@ -142,9 +147,9 @@ def job_headers_unmatched(*, job: ImportJob) -> JobHeaders:
         )
     path = job_upload_path(job)
     if path is None:
-        raise MappingNotPossible(
-            f"{job.original_filename} is no longer on the server, so its headers cannot be read; upload it again.",
-            code="upload_gone",
+        raise UploadNotKept(
+            f"The upload of {job.original_filename} is no longer kept on the server, so its headers cannot be "
+            "read; upload the file again."
         )
     _, head = file_open_head(path=path, sample_rows=1, name=job.original_filename)
     columns = table_columns(table)
@@ -259,6 +264,4 @@ def job_headers_map(*, job: ImportJob, headers: Mapping[str, str], user) -> Mapp
 
 def _job_rerun(*, job: ImportJob, user) -> ImportJob:
     """Re-validate and re-queue the job from its stored upload (the workflow's retry)."""
-    from .workflow import job_retry
-
     return job_retry(job_id=job.id, user=user)

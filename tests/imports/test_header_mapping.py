@@ -1,11 +1,15 @@
 """Map headers once: POST /api/jobs/<batch_id>/files/<job_id>/mapping saves a file's unmatched headers as aliases
 (the configuration's clash rules, all or nothing) and re-runs a refused file from its stored upload."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from imports.models import ImportJob, JobStatus
 from imports.services.header_mapping import job_headers_unmatched
 from imports.services.jobs import job_status_compare_and_set
+from imports.services.retention import uploads_expired_purge
 from tableconfig.models import Alias, ColumnConfig
 from tableconfig.services import alias_delete
 
@@ -266,3 +270,20 @@ def test_mapping_body_must_name_headers(admin_api, no_do_date_alias, body, error
     response = admin_api.post(f"/api/jobs/{job.batch_id}/files/{job.id}/mapping", body, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == error
+
+
+def test_mapping_a_file_whose_upload_is_no_longer_kept_is_410(admin_api, no_do_date_alias):
+    job = post_import(admin_api, "sales_aliases.csv")
+    uploads_expired_purge(now=timezone.now() + dt.timedelta(days=365))
+    before = aliases()
+
+    response = post_mapping(admin_api, job, {"DO Date": "dotanggal"})
+
+    assert response.status_code == 410
+    assert response.json() == {
+        "success": False,
+        "error": "The upload of sales_aliases.csv is no longer kept on the server, so its headers cannot be "
+        "read; upload the file again.",
+        "code": "upload_not_kept",
+    }
+    assert aliases() == before
