@@ -287,3 +287,17 @@ def test_mapping_a_file_whose_upload_is_no_longer_kept_is_410(admin_api, no_do_d
         "code": "upload_not_kept",
     }
     assert aliases() == before
+
+
+def test_mapping_a_file_without_a_table_is_409(admin_api, demo_tables):
+    job = post_import(admin_api, "unknown_name.csv")
+    assert job.status == JobStatus.VALIDATION_FAILED and job.table is None
+
+    response = post_mapping(admin_api, job, {"code": "sku"})
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "success": False,
+        "error": "unknown_name.csv was not matched to a table, so its headers cannot be mapped.",
+        "code": "no_table",
+    }

@@ -31,7 +31,7 @@ def batch_page(client, job: ImportJob):
 def test_batch_page_offers_the_unmatched_headers_with_the_free_columns(staff_client, refused):
     html = batch_page(staff_client, refused).content.decode()
 
-    assert 'id="file-%d-mapping"' % refused.id in html
+    assert f'id="file-{refused.id}-mapping"' in html
     assert '<input type="hidden" name="header" value="DO Date">' in html
     assert '<input type="hidden" name="header" value="Remark">' in html
     assert '<option value="dotanggal" data-mandatory>dotanggal — mandatory, missing</option>' in html
@@ -69,7 +69,9 @@ def test_saving_the_mapping_creates_the_alias_and_reruns_the_file(staff_client, 
     assert response.redirect_chain[-1][0].endswith(f"/batches/{refused.batch_id}/#file-{refused.id}")
     html = response.content.decode()
     assert "Saved DO Date -&gt; dotanggal; sales_aliases.csv is checked again and queued." in html
-    assert set(Alias.objects.filter(column__column_name="dotanggal").values_list("alias_name", flat=True)) == {
+    assert set(
+        Alias.objects.filter(column__column_name="dotanggal").values_list("alias_name", flat=True)
+    ) == {
         "tanggal",
         "DO Date",
     }
