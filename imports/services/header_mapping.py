@@ -233,7 +233,7 @@ def _pairs_check(offer: JobHeaders, headers: Mapping[str, str]) -> list[tuple[Un
                 details={"field": "headers", "header": header, "column": column_name},
             )
         chosen[column_name] = header
-        pairs.append((UnmatchedHeader(header=header, normalized=key), free[column_name]))
+        pairs.append((unmatched[key], free[column_name]))  # the alias is spelled as in the file
     return pairs
 
 
@@ -253,7 +253,13 @@ def job_headers_map(*, job: ImportJob, headers: Mapping[str, str], user) -> Mapp
         names = ", ".join(f"{h} -> {a.column.column_name}" for h, a in aliases)
         if offer.will_rerun:
             job = _job_rerun(job=job, user=user)
-            message = f"Saved {names}; {job.original_filename} is checked again and queued."
+            if job.status == JobStatus.WAITING:
+                message = f"Saved {names}; {job.original_filename} is checked again and queued."
+            else:
+                message = (
+                    f"Saved {names}; {job.original_filename} was checked again and is still refused: "
+                    f"{job.error_message}"
+                )
         else:
             message = (
                 f"Saved {names} for the next files; {job.original_filename} was already imported, so it is not "

@@ -301,3 +301,28 @@ def test_mapping_a_file_without_a_table_is_409(admin_api, demo_tables):
         "error": "unknown_name.csv was not matched to a table, so its headers cannot be mapped.",
         "code": "no_table",
     }
+
+
+def test_mapping_keeps_the_files_spelling_and_says_when_the_file_is_still_refused(admin_api, demo_tables):
+    job = post_import(admin_api, "sales_two_unknown.csv")
+    assert job.error_code == "missing_columns"
+
+    # Sent in lower case: the alias is spelled as the file spells it. amount_jual is still missing.
+    response = post_mapping(admin_api, job, {"tgl": "dotanggal"})
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert [(a["header"], a["alias_name"]) for a in data["aliases"]] == [("Tgl", "Tgl")]
+    assert (data["rerun"], data["status"]) == (True, JobStatus.VALIDATION_FAILED)
+    assert data["message"].startswith(
+        "Saved Tgl -> dotanggal; sales_two_unknown.csv was checked again and is still refused: Missing mandatory "
+        "columns: amount_jual"
+    )
+    offer = job_headers_unmatched(job=ImportJob.objects.get(pk=job.id))
+    assert [h.header for h in offer.headers] == ["Nilai"]
+
+    # The second mapping of the same file completes it.
+    response = post_mapping(admin_api, job, {"Nilai": "amount_jual"})
+    assert response.json()["data"]["status"] == JobStatus.WAITING
+    assert ImportJob.objects.get(pk=job.id).status == JobStatus.COMPLETE
+    assert table_count("sales") == 2
