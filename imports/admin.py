@@ -5,9 +5,12 @@ import json
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from .models import ImportJob
+from importhub.errors import ImportHubError
+
+from .models import ImportJob, JobStatus
 from .services.archiving import archive_retry
 from .services.revert import import_jobs_revert
+from .services.workflow import job_retry, job_retry_message
 
 
 class DistributorFilter(admin.SimpleListFilter):
@@ -50,7 +53,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "completed_at",
     )
     list_filter = ("status", "archive_status", "table", DistributorFilter)
-    actions = ["archive_retry_action", "revert_action", "revert_cascade_action"]
+    actions = ["archive_retry_action", "revert_action", "revert_cascade_action", "job_retry_action"]
     date_hierarchy = "created_at"
     # batch_id is matched as text, so a pasted batch id (or part of one) finds its jobs.
     search_fields = ("original_filename", "dist_id", "batch_id")
@@ -181,6 +184,24 @@ class ImportJobAdmin(admin.ModelAdmin):
             else:
                 level = messages.SUCCESS
             self.message_user(request, attempt.message, level)
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("imports.add_importjob")
+
+    @admin.action(
+        description="Retry the selected failed files from their kept uploads (status 2, 6, 8)",
+        permissions=["retry"],
+    )
+    def job_retry_action(self, request, queryset):
+        for job in queryset.order_by("id"):
+            name = job.original_filename or f"Job {job.id}"
+            try:
+                job = job_retry(job_id=job.id, user=request.user)
+            except ImportHubError as exc:
+                self.message_user(request, f"{name}: {exc.message}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if job.status == JobStatus.WAITING else messages.WARNING
+            self.message_user(request, job_retry_message(job), level)
 
     @admin.display(description="archive url")
     def archive_link(self, obj: ImportJob) -> str:

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 STALE_JOBS_SCHEDULE = "importhub: recover stale jobs"
+UPLOADS_PURGE_SCHEDULE = "importhub: purge expired kept uploads"
 
 
 def stale_jobs_schedule_ensure(**kwargs) -> None:
@@ -15,6 +16,22 @@ def stale_jobs_schedule_ensure(**kwargs) -> None:
     )
 
 
+def uploads_purge_schedule_ensure(**kwargs) -> None:
+    """Keep one django-q2 schedule that archives or deletes the kept uploads whose time is up (failed jobs'
+    after FAILED_UPLOAD_KEEP_DAYS, dry runs' after DRY_RUN_KEEP_HOURS), every UPLOAD_PURGE_MINUTES."""
+    from django.conf import settings
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=UPLOADS_PURGE_SCHEDULE,
+        defaults={
+            "func": "imports.tasks.uploads_purge_task",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.UPLOAD_PURGE_MINUTES,
+        },
+    )
+
+
 class ImportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "imports"
@@ -22,3 +39,4 @@ class ImportsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(stale_jobs_schedule_ensure, sender=self)
+        post_migrate.connect(uploads_purge_schedule_ensure, sender=self)

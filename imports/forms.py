@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 
 from tableconfig.models import ImportTable
@@ -14,6 +15,25 @@ from .selectors import BATCH_STATUSES
 from .services.export import RowFilter
 
 BATCH_STATUS_LABELS = {status: status.replace("_", " ").capitalize() for status in BATCH_STATUSES}
+
+# What each mode does, in the upload page's words (the choice's label, then its description).
+MODE_CHOICES = [
+    (ImportMode.BOTH, "Validate, then import (default)"),
+    (ImportMode.DRY_RUN, "Dry run: check every row, load nothing"),
+    (ImportMode.FULL, "Validate and import"),
+    (ImportMode.QUICK, "Quick check only"),
+]
+MODE_DESCRIPTIONS = {
+    ImportMode.BOTH: "Checks each file's name, headers and first rows at once, then imports every valid row in "
+    "the background; rows with bad values are rejected and listed, the rest are loaded.",
+    ImportMode.DRY_RUN: "Checks every row exactly as the import would and loads nothing. The batch page then "
+    "lists the rejected rows and offers to import the checked files without uploading them again (kept "
+    "{hours} hours).",
+    ImportMode.FULL: "The same as validate, then import; the answer of the API is shaped as the older app's "
+    "full mode.",
+    ImportMode.QUICK: "Checks each file's name, headers and first rows and answers at once; nothing is stored "
+    "or imported.",
+}
 
 
 class PageForm(forms.Form):
@@ -56,9 +76,9 @@ class UploadForm(PageForm):
     )
     mode = forms.ChoiceField(
         label="Mode",
-        choices=ImportMode.choices,
+        choices=MODE_CHOICES,
         initial=ImportMode.BOTH,
-        help_text="Quick validation only checks the files; the other modes import the valid ones.",
+        help_text="What each mode does is explained below the form.",
     )
     dist_id = forms.CharField(
         label="Distributor id",
@@ -69,10 +89,27 @@ class UploadForm(PageForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        tables = ImportTable.objects.filter(is_active=True).order_by("table_name")
+        tables = list(ImportTable.objects.filter(is_active=True).order_by("table_name"))
+        self.tables = tables
         self.fields["table_name"].choices = [("auto", "Auto (from the file name)")] + [
             (t.table_name, f"{t} ({t.table_name})" if str(t) != t.table_name else t.table_name)
             for t in tables
+        ]
+
+    def mode_descriptions(self) -> list[tuple[str, str, str]]:
+        """(value, label, what it does) for each mode, in the choices' order."""
+        hours = f"{settings.DRY_RUN_KEEP_HOURS:g}"
+        return [(value, label, MODE_DESCRIPTIONS[value].format(hours=hours)) for value, label in MODE_CHOICES]
+
+    def expected_names(self) -> list[dict]:
+        """Each active table's expected file names (a file is matched by its name without extension)."""
+        return [
+            {
+                "table": t,
+                "names": t.filename_entries,
+                "expected_in_batch": t.expected_in_batch,
+            }
+            for t in self.tables
         ]
 
 

@@ -22,3 +22,11 @@ def stale_jobs_task() -> str:
 
     report = jobs_stale_recover()
     return f"re-queued {len(report.requeued)}, failed {len(report.failed)}"
+
+
+def uploads_purge_task() -> str:
+    """Scheduled every UPLOAD_PURGE_MINUTES (see ImportsConfig.ready): archive or delete expired kept uploads."""
+    from .services.retention import uploads_expired_purge
+
+    report = uploads_expired_purge()
+    return f"deleted {len(report.deleted)}, archived {len(report.archived)}"

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_mapping
+from . import views, views_mapping, views_workflow
 
 urlpatterns = [
     path("", views.upload, name="upload"),
@@ -13,6 +13,10 @@ urlpatterns = [
         "batches/<uuid:batch_id>/files/<int:job_id>/mapping",
         views_mapping.job_mapping_save,
         name="job-mapping",
+    ),
+    path("batches/<uuid:batch_id>/import/", views_workflow.batch_import_page, name="batch-import"),
+    path(
+        "batches/<uuid:batch_id>/files/<int:job_id>/retry/", views_workflow.job_retry_page, name="job-retry"
     ),
     path("data/", views.data_tables, name="data-tables"),
     path("data/<str:table_name>/", views.data_table, name="data-table"),

@@ -19,7 +19,7 @@ from importhub.errors import ImportHubError
 from tableconfig.models import ImportTable
 
 from .forms import BATCH_STATUS_LABELS, BatchFilterForm, RowFilterForm, UploadForm, page_number_clean
-from .models import JobStatus
+from .models import BatchSource, JobStatus
 from .selectors import batch_dict, batches_list, job_detail_dict, jobs_visible
 from .services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit
 from .services.export import (
@@ -70,6 +70,7 @@ def _submit(request, form: UploadForm) -> dict:
             table_name=form.cleaned_data["table_name"],
             dist_id=form.cleaned_data["dist_id"],
             user=request.user,
+            source=BatchSource.UPLOAD,
         )
     except NoValidFiles as exc:
         form.add_error("files", exc.message)
@@ -152,6 +153,8 @@ def _file_row(job) -> dict:
 
 @login_required
 def batch_detail(request, batch_id: uuid.UUID):
+    from .views_workflow import batch_workflow_context  # it uses this module's permission helpers
+
     jobs = list(
         jobs_visible(request.user)
         .filter(batch_id=batch_id)
@@ -171,6 +174,7 @@ def batch_detail(request, batch_id: uuid.UUID):
             "active": batch["status"] in ("pending", "processing"),
             "uploaded_by": next((j.uploaded_by for j in jobs if j.uploaded_by), None),
             "row_errors_shown": ROW_ERRORS_SHOWN,
+            **batch_workflow_context(user=request.user, batch_id=batch_id, jobs=jobs),
         },
     )
 

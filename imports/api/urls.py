@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import mapping, revert, views
+from . import mapping, revert, views, workflow
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
@@ -25,4 +25,8 @@ urlpatterns = [
         mapping.JobMappingView.as_view(),
         name="api-job-mapping",
     ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/retry", workflow.JobRetryView.as_view(), name="api-job-retry"
+    ),
+    path("jobs/<str:batch_id>/import", workflow.BatchCheckedImportView.as_view(), name="api-batch-import"),
 ]

@@ -39,7 +39,7 @@ class ImportRequestSerializer(serializers.Serializer):
         child=serializers.FileField(), help_text="One or more .csv, .txt or .zip files."
     )
     mode = serializers.ChoiceField(
-        choices=[ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH],
+        choices=[ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH, ImportMode.DRY_RUN],
         required=False,
         allow_blank=True,
         help_text="quick (validate only), full (validate and import), or both (the default, also when empty). "

@@ -109,6 +109,15 @@ def job_retry(*, job_id: int, user) -> ImportJob:
     return _job_revalidate_and_queue(job.id)
 
 
+def job_retry_message(job: ImportJob) -> str:
+    """What a retry did, in words for the pages, the admin and the API."""
+    name = job.original_filename or f"Job {job.id}"
+    if job.status == JobStatus.WAITING:
+        what = "dry run" if job.mode == ImportMode.DRY_RUN else "import"
+        return f"{name} passed validation and is queued for its {what} again."
+    return f"{name} was checked again and is still refused: {job.error_message}"
+
+
 def _job_revalidate_and_queue(job_id: int) -> ImportJob:
     job = ImportJob.objects.get(pk=job_id)
     batch = ImportBatch.objects.filter(batch_id=job.batch_id).first()

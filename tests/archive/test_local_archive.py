@@ -1,6 +1,7 @@
 """The local archive (no Drive settings, as `make run`): after the import, the original file is archived under
 ARCHIVE_DIR/<table>/<yyyy>/<mm>/ and downloadable from the API by whoever may see the job."""
 
+import datetime as dt
 import zipfile
 
 import pytest
@@ -8,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from imports.models import ArchiveStatus, ImportJob, JobStatus
+from imports.services.retention import uploads_expired_purge
 from tests.imports.conftest import DATA, upload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,13 +118,22 @@ def test_zip_member_is_archived_as_itself(admin_api, demo_tables, settings):
 def test_failed_file_is_archived_only_with_archive_failed_files(
     admin_api, demo_tables, settings, name, folder
 ):
+    # A failed job's upload is kept FAILED_UPLOAD_KEEP_DAYS for a retry; the purge then archives or deletes it.
+    later = timezone.now() + dt.timedelta(days=settings.FAILED_UPLOAD_KEEP_DAYS, minutes=1)
     (job,) = file_jobs(submit(admin_api, name, mode="full", expect=[422]))
     assert job.status == JobStatus.VALIDATION_FAILED
+    assert job.archive_status == "" and job.upload_kept_until is not None
+    assert len(files_under(settings.UPLOAD_DIR)) == 1  # under its stored name, in its batch folder
+    uploads_expired_purge(now=later)
+    job.refresh_from_db()
     assert job.archive_status == ArchiveStatus.SKIPPED
     assert files_under(settings.UPLOAD_DIR) == [] and files_under(settings.ARCHIVE_DIR) == []
 
     settings.ARCHIVE_FAILED_FILES = True
     (job,) = file_jobs(submit(admin_api, name, mode="full", expect=[422]))
+    assert job.archive_status == ""
+    uploads_expired_purge(now=later)
+    job.refresh_from_db()
     assert (job.status, job.archive_status) == (JobStatus.VALIDATION_FAILED, ArchiveStatus.DONE)
     assert files_under(settings.ARCHIVE_DIR) == [f"{folder}/{month_folder(job)}/{name}"]
     assert files_under(settings.UPLOAD_DIR) == []

@@ -108,15 +108,21 @@ def test_import_reads_each_sales_sample_into_the_same_rows(admin_api, demo_table
     assert sales_rows() == SALES_ROWS
 
 
-def test_import_semicolon_file_with_decimal_commas_fails_naming_the_value(admin_api, demo_tables):
+def test_import_semicolon_file_with_decimal_commas_rejects_those_rows_naming_the_value(
+    admin_api, demo_tables
+):
+    # Bad values in the first rows are row errors (as further down), not a refusal of the whole file.
     response = post_import(admin_api, upload("sales_semicolon.csv"), mode="full")
-    assert response.status_code == 422
+    assert response.status_code == 202
     [result] = response.json()["data"]["validation"]
-    assert result["error"] == (
-        "Row 2, amount_jual: '1250000,50' is not a number (digits with an optional '.', no thousands "
-        "separators) (and 1 more in the first 2 rows)"
+    assert result["valid"] and result["row_errors"][0]["message"] == (
+        "amount_jual: '1250000,50' is not a number (digits with an optional '.', no thousands separators)"
     )
-    assert table_count("sales") == 0
+    job = batch_jobs(response.json()["data"]["batch_id"])["sales_semicolon.csv"]
+    assert job.status == JobStatus.COMPLETE
+    rejected = {e["row"]: e["value"] for e in job.errors}
+    assert rejected[2] == "1250000,50" and rejected[3] == "375000,00"
+    assert table_count("sales") == job.success_count == 5 - job.error_count
 
 
 def test_import_cp1252_accents_arrive_intact(admin_api, customers_table):

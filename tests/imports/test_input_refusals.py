@@ -3,15 +3,19 @@ failed submission leaves nothing behind: no job outside a final status, no uploa
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import zipfile
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q
+from django.utils import timezone
 
 from imports.models import FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
 from imports.services.archiving import PENDING_DIR
+from imports.services.retention import uploads_expired_purge
 from tableconfig.models import ColumnConfig
 
 from .conftest import DATA, table_count, upload
@@ -31,12 +35,12 @@ def uploads_dir(settings, tmp_path) -> Path:
 
 
 def leftovers(uploads_dir: Path) -> list[str]:
-    """Entries of UPLOAD_DIR that no waiting or processing job explains, nor a job the archive still has to
-    take (its folder under pending-archive/)."""
+    """Entries of UPLOAD_DIR that no waiting or processing job explains, nor a failed job's upload kept for a
+    retry (until the purge), nor a job the archive still has to take (its folder under pending-archive/)."""
     live = {
         str(batch_id)
         for batch_id in ImportJob.objects.filter(
-            status__in=[JobStatus.WAITING, JobStatus.PROCESSING]
+            Q(status__in=[JobStatus.WAITING, JobStatus.PROCESSING]) | Q(upload_kept_until__isnull=False)
         ).values_list("batch_id", flat=True)
     }
     archiving = {
@@ -272,7 +276,7 @@ BROKEN_DATE_FORMAT = "%Y-%m-%d %"
 
 
 @pytest.mark.parametrize("mode", ["full", "both"])
-def test_import_with_an_unexpected_error_in_quick_validation_fails_the_file_and_removes_it(
+def test_import_with_an_unexpected_error_in_quick_validation_fails_the_file_and_keeps_it_for_a_retry(
     admin_api, demo_tables, uploads_dir, mode
 ):
     ColumnConfig.objects.filter(table__table_name="sales", column_name="dotanggal").update(
@@ -293,6 +297,7 @@ def test_import_with_an_unexpected_error_in_quick_validation_fails_the_file_and_
     assert files[0]["error"].startswith("Unexpected error while validating sales_small.csv (IndexError")
     sales = ImportJob.objects.get(original_filename="sales_small.csv")
     assert sales.status == JobStatus.FAILED and sales.error_code == "unexpected_error"
+    assert sales.upload_kept_until is not None and (uploads_dir / sales.stored_filename).is_file()
     products = ImportJob.objects.get(original_filename="products.csv")
     assert products.status == JobStatus.COMPLETE and table_count("products") == 10
     assert table_count("sales") == 0
@@ -324,11 +329,12 @@ def test_import_with_a_broken_table_configuration_fails_the_file_with_the_reason
     assert response.json()["files"][0]["error"] == "Column 'qty' has the unknown data type 'bogus'."
     job = ImportJob.objects.get(original_filename="sales_small.csv")
     assert (job.status, job.error_code) == (JobStatus.VALIDATION_FAILED, "invalid_config")
+    assert (uploads_dir / job.stored_filename).is_file()  # kept, to retry once the column is fixed
     assert leftovers(uploads_dir) == []
 
 
 def test_every_refused_submission_leaves_no_job_and_no_folder_behind(
-    admin_api, demo_tables, uploads_dir, tmp_path
+    admin_api, demo_tables, uploads_dir, tmp_path, settings
 ):
     """Each refusal above in turn, on one UPLOAD_DIR: what remains is only what a queued job still needs."""
     post = admin_api.post
@@ -350,3 +356,10 @@ def test_every_refused_submission_leaves_no_job_and_no_folder_behind(
     assert unfinished_jobs() == []
     assert leftovers(uploads_dir) == []
     assert ImportJob.objects.filter(status=JobStatus.FAILED).count() == 4
+    # The failed jobs' uploads were kept for a retry; once purged, nothing but the archive's is left.
+    uploads_expired_purge(now=timezone.now() + dt.timedelta(days=settings.FAILED_UPLOAD_KEEP_DAYS, hours=1))
+    assert not ImportJob.objects.filter(upload_kept_until__isnull=False).exists()
+    assert leftovers(uploads_dir) == []
+    assert [p.name for p in uploads_dir.iterdir() if p.name != PENDING_DIR] == [
+        str(b) for b in ImportJob.objects.filter(status=JobStatus.WAITING).values_list("batch_id", flat=True)
+    ]

@@ -86,9 +86,14 @@ def test_quick_step7a_table_without_distributor_column_says_so(tmp_path, demo_ta
     assert result.warnings[0] == "dist_id 31001 was not checked: table stocks has no distributor column."
 
 
-def test_quick_step7b_sample_rows(tmp_path, demo_tables):
+def test_quick_step7b_sample_rows_are_row_errors_not_a_refusal(tmp_path, demo_tables):
+    # A bad value in the first rows is a row error, as the same value at row 26 is: the file stays valid.
     result = validate(tmp_path, "sales_bad_sample.csv", as_name="sales_oct.csv")
-    assert result.error == "Row 3, qty: '12.7' is not a whole number"
+    assert result.valid and result.error is None
+    assert [(e["row"], e["column"], e["value"], e["message"]) for e in result.row_errors] == [
+        (3, "qty", "12.7", "qty: '12.7' is not a whole number")
+    ]
+    assert result.as_dict()["row_errors"][0]["row"] == 3
 
 
 def test_quick_headers_by_alias_are_accepted(tmp_path, demo_tables):
@@ -193,7 +198,7 @@ def test_quick_rules_carry_the_table_separators(tmp_path, demo_tables):
 
 def test_quick_sample_rows_with_the_default_separators_refuse_decimal_commas(tmp_path, demo_tables):
     result = validate(tmp_path, "sales_semicolon.csv", as_name="sales.csv")
-    assert result.error == (
-        "Row 2, amount_jual: '1250000,50' is not a number (digits with an optional '.', no thousands separators)"
-        " (and 1 more in the first 2 rows)"
+    assert [(e["row"], e["column"]) for e in result.row_errors] == [(2, "amount_jual"), (3, "amount_jual")]
+    assert result.row_errors[0]["message"] == (
+        "amount_jual: '1250000,50' is not a number (digits with an optional '.', no thousands separators)"
     )

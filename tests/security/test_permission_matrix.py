@@ -175,6 +175,24 @@ ENDPOINTS = [
         ).exists(),
         also=("tableconfig.add_alias",),
     ),
+    Endpoint(
+        "job-retry",
+        "post",
+        "/api/jobs/{retry_batch}/files/{retry_job}/retry",
+        "imports.add_importjob",
+        200,
+        owned=True,
+        written=lambda c: ImportJob.objects.get(pk=c["retry_job"]).attempts == 2,
+    ),
+    Endpoint(
+        "batch-import",
+        "post",
+        "/api/jobs/{checked_batch}/import",
+        "imports.add_importjob",
+        202,
+        owned=True,
+        written=lambda c: ImportJob.objects.get(batch_id=c["checked_batch"]).status == JobStatus.COMPLETE,
+    ),
     Endpoint("schema", "get", "/api/schema/"),
     Endpoint("docs", "get", "/api/docs/"),
 ]
@@ -234,6 +252,20 @@ def _imported(client: APIClient, name: str, table_name: str = "products") -> Imp
     return job
 
 
+def _dry_run(client: APIClient, name: str) -> ImportJob:
+    """A dry run of a products file: checked (5), or 6 for its row errors; its upload kept."""
+    sample = SimpleUploadedFile(name, (DATA / name).read_bytes())
+    response = client.post(
+        "/api/import", {"files": [sample], "mode": "dry_run", "table_name": "products"}, format="multipart"
+    )
+    assert response.status_code in (200, 202), response.content
+    body = response.json()
+    batch_id = body.get("batch_id") or body["data"]["batch_id"]  # the 'both' shape, or the 'full' one
+    job = ImportJob.objects.get(batch_id=batch_id, table_name="products")
+    assert job.status in (JobStatus.VALIDATION_OK, JobStatus.VALIDATION_FAILED) and job.upload_kept_until
+    return job
+
+
 @pytest.fixture
 def world(demo_tables, make_user) -> Callable[[str], dict]:
     """The demo tables and files imported by an uploader: one with a rejected row (its errors CSV and
@@ -253,11 +285,16 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
         role: Alias.objects.create(column=price, alias_name=f"cost_{n}").pk for n, role in enumerate(ROLES)
     }
     table = ImportTable.objects.get(table_name="products").pk
+    # Each caller that may retry or import gets its own failed dry run and checked dry run.
+    writers = ("staff-with-permission", "superuser")
+    to_retry = {role: _dry_run(client, "product_list_bad_price.csv") for role in writers}
+    checked = {role: _dry_run(client, "products.csv") for role in writers}
 
     def context(role: str) -> dict:
         revert = to_revert.get(role, job)
         mapped = to_map.get(role, to_map["staff-with-permission"])
         (header, column), *_ = MAPPINGS.get(role.replace("-", "_"), MAPPINGS["staff_with_permission"]).items()
+        retry = to_retry.get(role, to_retry["superuser"])
         return {
             "slug": role.replace("-", "_"),
             "table": table,
@@ -271,6 +308,9 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
             "map_job": mapped.pk,
             "map_header": header,
             "map_column": column,
+            "retry_batch": str(retry.batch_id),
+            "retry_job": retry.pk,
+            "checked_batch": str(checked.get(role, checked["superuser"]).batch_id),
         }
 
     return context
@@ -285,6 +325,9 @@ def test_matrix_covers_every_api_route():
         "job": 1,
         "revert_batch": SAMPLE_UUID,
         "map_batch": SAMPLE_UUID,
+        "retry_batch": SAMPLE_UUID,
+        "retry_job": 1,
+        "checked_batch": SAMPLE_UUID,
     }
     covered = {resolve(e.path.format(revert_job=1, map_job=1, **sample)).url_name for e in ENDPOINTS}
     api = {r.name for r in ROUTES if r.is_api}

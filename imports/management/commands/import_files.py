@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from importhub.errors import ImportHubError
-from imports.models import ImportJob, JobStatus
+from imports.models import BatchSource, ImportJob, ImportMode, JobStatus
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.importing import import_job_run
 
@@ -53,7 +53,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dist-id", default="", help="Distributor id: its first 2 characters are checked."
         )
-        parser.add_argument("--mode", default="both", choices=["quick", "full", "both"])
+        parser.add_argument("--mode", default="both", choices=["quick", "full", "both", "dry_run"])
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Check every row as the import would and load nothing (the same as --mode dry_run).",
+        )
         parser.add_argument(
             "--wait", action="store_true", help="Import here and now, without a worker, with a progress bar."
         )
@@ -66,10 +71,11 @@ class Command(BaseCommand):
         try:
             batch = import_batch_submit(
                 uploads=uploads,
-                mode=options["mode"],
+                mode=ImportMode.DRY_RUN if options["dry_run"] else options["mode"],
                 table_name=options["table"],
                 dist_id=options["dist_id"],
                 enqueue=not options["wait"],
+                source=BatchSource.CLI,
             )
         except ImportHubError as exc:
             for warning in (exc.details or {}).get("warnings", []):
@@ -90,15 +96,25 @@ class Command(BaseCommand):
         if options["wait"]:
             for job in batch.jobs:
                 if job.status == JobStatus.WAITING:
-                    import_job_run(job_id=job.id, progress=self._progress_bar(job))
-            self.stderr.write("")
+                    bar = _ProgressBar(self.stderr, job)
+                    try:
+                        import_job_run(job_id=job.id, progress=bar.show)
+                    finally:
+                        bar.end()
         failed = False
         for job in ImportJob.objects.filter(batch_id=batch.batch_id).order_by("id"):
             if job.status == JobStatus.SKIPPED:
                 self.stdout.write(f"(missing) {job.table_name}: {job.notes}")
                 continue
             line = f"{job.original_filename}: {job.get_status_display()}"
-            if job.status == JobStatus.COMPLETE:
+            if job.mode == ImportMode.DRY_RUN and job.status in (
+                JobStatus.VALIDATION_OK,
+                JobStatus.VALIDATION_FAILED,
+            ):
+                line += (
+                    f": {job.notes}" if job.status == JobStatus.VALIDATION_OK else f": {job.error_message}"
+                )
+            elif job.status == JobStatus.COMPLETE:
                 line += f", {job.success_count:,} rows imported into {job.table_name}"
                 if job.error_count:
                     line += f", {job.error_count:,} rejected (first: {job.errors[0]['message'] if job.errors else '?'})"
@@ -115,16 +131,29 @@ class Command(BaseCommand):
         if failed:
             sys.exit(1)
 
-    def _progress_bar(self, job: ImportJob):
-        total = max(job.total_rows, 1)
-        name = job.original_filename[:30]
 
-        def show(done: int) -> None:
-            width = 30
-            filled = min(width, int(width * done / total))
-            self.stderr.write(
-                f"\r{name:<30} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}", ending=""
-            )
-            self.stderr.flush()
+class _ProgressBar:
+    """One job's bar on one line, redrawn in place; `end` finishes the line, so the next bar or message
+    starts on a line of its own."""
 
-        return show
+    width = 30
+
+    def __init__(self, stream, job: ImportJob):
+        self.stream = stream
+        self.total = max(job.total_rows, 1)
+        self.name = job.original_filename[:30]
+        self.shown = False
+
+    def show(self, done: int) -> None:
+        filled = min(self.width, int(self.width * done / self.total))
+        self.stream.write(
+            f"\r{self.name:<30} [{'#' * filled}{'.' * (self.width - filled)}] {done:,}/{self.total:,}",
+            ending="",
+        )
+        self.stream.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.stream.write("\n", ending="")
+            self.stream.flush()
