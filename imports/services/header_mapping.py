@@ -22,7 +22,7 @@ from tableconfig.services import import_table_save
 from ..models import ImportJob, JobStatus
 from .archiving import job_archive_local_path
 from .jobs import job_stored_path
-from .matching import HeaderMapping, column_headers, headers_map, table_columns
+from .matching import HeaderMapping, headers_map, table_columns
 from .reading import file_open_head
 from .retention import job_upload_available
 from .workflow import UploadNotKept, job_retry
@@ -57,7 +57,6 @@ class UnmatchedHeader:
 @dataclass(frozen=True)
 class ColumnChoice:
     column: ColumnConfig
-    accepted: tuple[str, ...]  # the headers the column reads now (its name, then its aliases)
 
     @property
     def column_name(self) -> str:
@@ -167,7 +166,7 @@ def job_headers_unmatched(*, job: ImportJob) -> JobHeaders:
         job=job,
         table=table,
         headers=headers,
-        columns=[ColumnChoice(column=c, accepted=tuple(column_headers(c))) for c in free],
+        columns=[ColumnChoice(column=c) for c in free],
         matched={source: name for name, source in sources.items() if source},
         spelled={n: o.strip() for o, n in zip(head.headers, head.normalized, strict=True)},
     )
