@@ -3,12 +3,17 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_workflow
+from . import views, views_mapping, views_workflow
 
 urlpatterns = [
     path("", views.upload, name="upload"),
     path("batches/", views.batch_list, name="batch-list"),
     path("batches/<uuid:batch_id>/", views.batch_detail, name="batch-detail"),
+    path(
+        "batches/<uuid:batch_id>/files/<int:job_id>/mapping",
+        views_mapping.job_mapping_save,
+        name="job-mapping",
+    ),
     path("batches/<uuid:batch_id>/import/", views_workflow.batch_import_page, name="batch-import"),
     path(
         "batches/<uuid:batch_id>/files/<int:job_id>/retry/", views_workflow.job_retry_page, name="job-retry"

@@ -29,6 +29,7 @@ from .services.export import (
     table_preview,
     table_xlsx_file,
 )
+from .services.header_mapping import job_headers_offer
 
 BATCHES_PER_PAGE = 25
 ROW_ERRORS_SHOWN = 20
@@ -146,6 +147,7 @@ def _file_row(job) -> dict:
         "job": job,
         "is_final": job.is_final,
         "row_errors": job.errors[:ROW_ERRORS_SHOWN],
+        "mapping": job_headers_offer(job=job),
     }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import revert, views, workflow
+from . import mapping, revert, views, workflow
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
@@ -19,6 +19,11 @@ urlpatterns = [
     ),
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/revert", revert.JobRevertView.as_view(), name="api-job-revert"
+    ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/mapping",
+        mapping.JobMappingView.as_view(),
+        name="api-job-mapping",
     ),
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/retry", workflow.JobRetryView.as_view(), name="api-job-retry"

@@ -41,6 +41,7 @@ class Endpoint:
     multipart: bool = False
     owned: bool = False  # a job's: hidden (404) from a user who neither uploaded it nor is staff
     written: Callable[[dict], bool] | None = None  # what a user sees after a successful write
+    also: tuple[str, ...] = ()  # permissions needed besides `perm` (given with it to staff-with-permission)
 
 
 def _upload(slug: str) -> dict:
@@ -162,6 +163,19 @@ ENDPOINTS = [
         written=lambda c: ImportJob.objects.get(pk=c["revert_job"]).reverted_at is not None,
     ),
     Endpoint(
+        "job-mapping",
+        "post",
+        "/api/jobs/{map_batch}/files/{map_job}/mapping",
+        "imports.add_importjob",
+        200,
+        lambda slug: {"headers": MAPPINGS.get(slug, {"Harga": "price"})},
+        owned=True,
+        written=lambda c: Alias.objects.filter(
+            column__column_name=c["map_column"], alias_name=c["map_header"]
+        ).exists(),
+        also=("tableconfig.add_alias",),
+    ),
+    Endpoint(
         "job-retry",
         "post",
         "/api/jobs/{retry_batch}/files/{retry_job}/retry",
@@ -183,6 +197,8 @@ ENDPOINTS = [
     Endpoint("docs", "get", "/api/docs/"),
 ]
 WRITE_PERMS = sorted({e.perm for e in ENDPOINTS if e.perm})
+# The header mapping of each caller that may write: a file of its own, a header and column of its own.
+MAPPINGS = {"staff_with_permission": {"Harga": "price"}, "superuser": {"Box": "stock_box"}}
 
 
 def _expected(endpoint: Endpoint, role: str) -> tuple[int, ...]:
@@ -218,20 +234,20 @@ def _client(role: str, endpoint: Endpoint, django_user_model) -> APIClient:
             username, password="pw", is_staff=role != "no-permission"
         )
         if role == "staff-with-permission" and endpoint.perm:
-            user.user_permissions.set(_perms([endpoint.perm]))
+            user.user_permissions.set(_perms([endpoint.perm, *endpoint.also]))
         elif role == "staff-other-permissions":
             user.user_permissions.set(_perms(p for p in WRITE_PERMS if p != endpoint.perm))
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
 
 
-def _imported(client: APIClient, name: str) -> ImportJob:
+def _imported(client: APIClient, name: str, table_name: str = "products") -> ImportJob:
     sample = SimpleUploadedFile(name, (DATA / name).read_bytes())
     response = client.post(
-        "/api/import", {"files": [sample], "mode": "full", "table_name": "products"}, format="multipart"
+        "/api/import", {"files": [sample], "mode": "full", "table_name": table_name}, format="multipart"
     )
     assert response.status_code == 202, response.content
-    job = ImportJob.objects.get(batch_id=response.json()["data"]["batch_id"], table_name="products")
+    job = ImportJob.objects.get(batch_id=response.json()["data"]["batch_id"], table_name=table_name)
     assert job.status == JobStatus.COMPLETE
     return job
 
@@ -260,6 +276,10 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
     job = _imported(client, "product_list_bad_price.csv")
     assert job.errors_file
     to_revert = {"staff-with-permission": _imported(client, "products.csv"), "superuser": job}
+    to_map = {
+        "staff-with-permission": _imported(client, "products_harga.csv"),
+        "superuser": _imported(client, "stock_box_header.csv", table_name="stocks"),
+    }
     price = ColumnConfig.objects.get(table__table_name="products", column_name="price")
     aliases = {
         role: Alias.objects.create(column=price, alias_name=f"cost_{n}").pk for n, role in enumerate(ROLES)
@@ -272,6 +292,8 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
 
     def context(role: str) -> dict:
         revert = to_revert.get(role, job)
+        mapped = to_map.get(role, to_map["staff-with-permission"])
+        (header, column), *_ = MAPPINGS.get(role.replace("-", "_"), MAPPINGS["staff_with_permission"]).items()
         retry = to_retry.get(role, to_retry["superuser"])
         return {
             "slug": role.replace("-", "_"),
@@ -282,6 +304,10 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
             "job": job.pk,
             "revert_batch": str(revert.batch_id),
             "revert_job": revert.pk,
+            "map_batch": str(mapped.batch_id),
+            "map_job": mapped.pk,
+            "map_header": header,
+            "map_column": column,
             "retry_batch": str(retry.batch_id),
             "retry_job": retry.pk,
             "checked_batch": str(checked.get(role, checked["superuser"]).batch_id),
@@ -298,11 +324,12 @@ def test_matrix_covers_every_api_route():
         "batch": SAMPLE_UUID,
         "job": 1,
         "revert_batch": SAMPLE_UUID,
+        "map_batch": SAMPLE_UUID,
         "retry_batch": SAMPLE_UUID,
         "retry_job": 1,
         "checked_batch": SAMPLE_UUID,
     }
-    covered = {resolve(e.path.format(revert_job=1, **sample)).url_name for e in ENDPOINTS}
+    covered = {resolve(e.path.format(revert_job=1, map_job=1, **sample)).url_name for e in ENDPOINTS}
     api = {r.name for r in ROUTES if r.is_api}
     assert api <= covered, f"API routes without a row in the matrix: {sorted(api - covered)}"
 

@@ -149,6 +149,8 @@ def test_url_walk_covers_every_part_of_the_site():
         "api-jobs",
         "api-job-errors",
         "api-job-revert",
+        "api-job-mapping",
+        "job-mapping",
         "healthz",
         "readyz",
         "metrics",
