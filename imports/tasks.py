@@ -22,3 +22,11 @@ def stale_jobs_task() -> str:
 
     report = jobs_stale_recover()
     return f"re-queued {len(report.requeued)}, failed {len(report.failed)}"
+
+
+def data_export_task(export_id: int) -> str:
+    """A data page export too big for the request (imports.services.exports_bg)."""
+    from .services.exports_bg import data_export_run
+
+    export = data_export_run(export_id=export_id)
+    return f"export {export_id}: {export.status if export else 'gone'}"

@@ -240,6 +240,10 @@ IMPORT_WORK_DIR = env_path("IMPORT_WORK_DIR", BASE_DIR / "var" / "work")
 # Seconds without a heartbeat (one per chunk) before a processing job counts as dead, or a waiting job
 # whose task is gone from the broker as lost; the stale-job scan runs every minute.
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=120)
+# Data page exports: more matching rows than this are written by a background task (MEDIA_ROOT/exports/),
+# with progress on the page and a download link; exports older than EXPORT_KEEP_HOURS are removed.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
+EXPORT_KEEP_HOURS = env.int("EXPORT_KEEP_HOURS", default=24)
 
 # --- Archive ------------------------------------------------------------------------------------
 # Google Drive when GDRIVE_CREDENTIALS(_JSON) and GDRIVE_FOLDER_ID are set, else the local ARCHIVE_DIR.
