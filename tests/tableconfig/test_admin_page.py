@@ -54,7 +54,7 @@ def _visible_options(row) -> list[str]:
     return [name for name in OPTIONS if row.locator(f".type-option.field-{name}").is_visible()]
 
 
-def test_table_page_fits_1366_px_and_shows_the_options_of_each_type(admin_page, expect, sales, screenshot):
+def test_table_page_fits_1366_px_and_shows_the_options_of_each_type(admin_page, expect, sales, screenshot):  # noqa: F811
     page = admin_page
     page.goto(f"/admin/tableconfig/importtable/{sales.pk}/change/")
     expect(page.locator("#columns-group")).to_be_visible()
