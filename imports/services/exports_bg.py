@@ -3,16 +3,24 @@ task to MEDIA_ROOT/exports/, with its progress on a DataExport row, and download
 
 Old exports are cleaned up when a new one is created: exports (and their files) older than
 EXPORT_KEEP_HOURS are removed, so the folder holds at most a day's exports by default.
+
+On MySQL/MariaDB the rows are read with an unbuffered server-side cursor, which holds the connection until
+the last row is read, so the progress is written on a connection of its own (in autocommit, one per thread);
+SQLite steps through a result and writes on the same connection.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
+import os
+import threading
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.utils import load_backend
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -26,6 +34,33 @@ logger = logging.getLogger(__name__)
 
 EXPORTS_FOLDER = "exports"
 EXPORT_FORMATS = ("csv", "xlsx")
+
+_local = threading.local()
+
+
+def progress_connection():
+    """The connection an export's progress is written on (see the module docstring)."""
+    if connection.vendor != "mysql":
+        return connection
+    wrapper = getattr(_local, "wrapper", None)
+    if wrapper is None or _local.pid != os.getpid():
+        settings_dict = copy.deepcopy(connection.settings_dict)
+        wrapper = load_backend(settings_dict["ENGINE"]).DatabaseWrapper(
+            settings_dict, "importhub-export-progress"
+        )
+        _local.wrapper, _local.pid = wrapper, os.getpid()
+    wrapper.close_if_unusable_or_obsolete()
+    return wrapper
+
+
+def _progress_save(export_id: int, done: int) -> None:
+    writer = progress_connection()
+    table = writer.ops.quote_name(DataExport._meta.db_table)
+    with writer.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {writer.ops.quote_name('rows_done')} = %s WHERE {writer.ops.quote_name('id')} = %s",
+            [done, export_id],
+        )
 
 
 def export_is_background(*, table: ImportTable, filters: RowFilter) -> tuple[bool, int]:
@@ -116,7 +151,7 @@ def data_export_run(*, export_id: int) -> DataExport | None:
     path = data_export_path(export)
 
     def progress(done: int) -> None:
-        DataExport.objects.filter(pk=export_id).update(rows_done=done)
+        _progress_save(export_id, done)
 
     try:
         table = ImportTable.objects.filter(table_name=export.table_name).first()
