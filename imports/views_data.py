@@ -21,7 +21,14 @@ from tableconfig.models import ImportTable
 from .forms import page_number_clean
 from .forms_data import DataFilterForm
 from .models import DataExport, ExportStatus
-from .services.export import RowFilter, export_filename, table_csv_stream, table_preview, table_xlsx_file
+from .services.export import (
+    RowFilter,
+    export_filename,
+    table_csv_stream,
+    table_preview,
+    table_rows_count,
+    table_xlsx_file,
+)
 from .services.exports_bg import (
     data_export_create,
     data_export_path,
@@ -66,7 +73,9 @@ def data_table(request, table_name: str):
             preview = table_preview(table=table, filters=filters, limit=form.page_size, page=page)
         except DatabaseError as exc:
             messages.error(request, f"The table {table.table_name} cannot be read: {exc}")
-    exports = DataExport.objects.filter(table_name=table.table_name, created_by=request.user)[:EXPORTS_SHOWN]
+    exports = DataExport.objects.filter(table_name=table.table_name, created_by=request.user).order_by(
+        "-created_at", "-id"
+    )[:EXPORTS_SHOWN]
     return render(
         request,
         "imports/data_table.html",
@@ -133,7 +142,7 @@ def data_export_start(request, table_name: str, fmt: str):
     filters, refused = _filters_or_400(request, table)
     if refused:
         return refused
-    background, total = export_is_background(table=table, filters=filters)
+    total = table_rows_count(table=table, filters=filters)
     export = data_export_create(table=table, fmt=fmt, filters=filters, user=request.user, rows_total=total)
     export.refresh_from_db()
     if export.status == ExportStatus.DONE:

@@ -170,3 +170,19 @@ def test_a_small_export_stays_a_direct_download(staff_client, sales, settings):
     page = staff_client.get("/data/sales/").content.decode()
     assert 'href="/data/sales/export.csv" download' in page
     assert not DataExport.objects.exists()
+
+
+def test_the_page_lists_the_users_last_five_exports_of_the_table(staff_client, staff, make_user, sales):
+    other = make_user("other", is_staff=True)
+    for n in range(6):
+        DataExport.objects.create(table_name="sales", fmt="csv", file=f"exports/{n}.csv", created_by=staff)
+    theirs = DataExport.objects.create(table_name="sales", fmt="csv", file="exports/x.csv", created_by=other)
+    elsewhere = DataExport.objects.create(
+        table_name="products", fmt="csv", file="exports/y.csv", created_by=staff
+    )
+    shown = [e["id"] for e in staff_client.get("/data/sales/").context["exports"]]
+    mine = list(
+        DataExport.objects.filter(created_by=staff, table_name="sales").order_by("-created_at", "-id")
+    )
+    assert shown == [e.pk for e in mine[:5]]
+    assert theirs.pk not in shown and elsewhere.pk not in shown

@@ -156,3 +156,13 @@ def test_job_select_offers_the_tables_complete_jobs_and_filters_by_one(staff_cli
     assert f'<option value="{first.pk}" selected>' in only_first.content.decode()
     total = ImportJob.objects.get(pk=second.pk).success_count
     assert staff_client.get(f"/data/products/?job={second.pk}").context["preview"].total == total
+
+
+def test_job_filter_takes_a_job_the_select_does_not_offer(staff_client, staff, search_batch):
+    failed = submit("empty.csv", user=staff, table_name="products")
+    bad = ImportJob.objects.get(batch_id=failed.batch_id)
+    response = staff_client.get(f"/data/products/?job={bad.pk}")
+    assert response.status_code == 200
+    assert response.context["preview"].total == 0
+    assert f'<option value="{bad.pk}" selected>Job #{bad.pk}</option>' in response.content.decode()
+    assert "No row matches these filters." in page_text(response)
