@@ -30,3 +30,11 @@ def uploads_purge_task() -> str:
 
     report = uploads_expired_purge()
     return f"deleted {len(report.deleted)}, archived {len(report.archived)}"
+
+
+def data_export_task(export_id: int) -> str:
+    """A data page export too big for the request (imports.services.exports_bg)."""
+    from .services.exports_bg import data_export_run
+
+    export = data_export_run(export_id=export_id)
+    return f"export {export_id}: {export.status if export else 'gone'}"

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_mapping, views_workflow
+from . import views, views_data, views_mapping, views_workflow
 
 urlpatterns = [
     path("", views.upload, name="upload"),
@@ -18,10 +18,28 @@ urlpatterns = [
     path(
         "batches/<uuid:batch_id>/files/<int:job_id>/retry/", views_workflow.job_retry_page, name="job-retry"
     ),
-    path("data/", views.data_tables, name="data-tables"),
-    path("data/<str:table_name>/", views.data_table, name="data-table"),
-    path("data/<str:table_name>/export.csv", views.data_export, {"fmt": "csv"}, name="data-export-csv"),
-    path("data/<str:table_name>/export.xlsx", views.data_export, {"fmt": "xlsx"}, name="data-export-xlsx"),
+    path("data/", views_data.data_tables, name="data-tables"),
+    path("data/exports/<int:export_id>/", views_data.data_export_status, name="data-export-status"),
+    path(
+        "data/exports/<int:export_id>/download", views_data.data_export_download, name="data-export-download"
+    ),
+    path("data/<str:table_name>/", views_data.data_table, name="data-table"),
+    path("data/<str:table_name>/export.csv", views_data.data_export, {"fmt": "csv"}, name="data-export-csv"),
+    path(
+        "data/<str:table_name>/export.xlsx", views_data.data_export, {"fmt": "xlsx"}, name="data-export-xlsx"
+    ),
+    path(
+        "data/<str:table_name>/exports/csv",
+        views_data.data_export_start,
+        {"fmt": "csv"},
+        name="data-export-start-csv",
+    ),
+    path(
+        "data/<str:table_name>/exports/xlsx",
+        views_data.data_export_start,
+        {"fmt": "xlsx"},
+        name="data-export-start-xlsx",
+    ),
     # The older app's pages.
     path("batch", RedirectView.as_view(pattern_name="batch-list", permanent=True)),
     path("batch/<uuid:batch_id>", RedirectView.as_view(pattern_name="batch-detail", permanent=True)),

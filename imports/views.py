@@ -1,4 +1,4 @@
-"""Staff pages: upload, batches, data preview and export. Thin views over the import services and selectors."""
+"""Staff pages: upload and batches (the data pages are in views_data). Thin views over the services and selectors."""
 
 from __future__ import annotations
 
@@ -8,27 +8,16 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import DatabaseError
-from django.db.models import Count
-from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
-from django.utils.http import content_disposition_header
 
 from importhub.errors import ImportHubError
-from tableconfig.models import ImportTable
 
-from .forms import BATCH_STATUS_LABELS, BatchFilterForm, RowFilterForm, UploadForm, page_number_clean
+from .forms import BATCH_STATUS_LABELS, BatchFilterForm, UploadForm, page_number_clean
 from .models import BatchSource, JobStatus
 from .selectors import batch_dict, batches_list, job_detail_dict, jobs_visible
 from .services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit
-from .services.export import (
-    RowFilter,
-    export_filename,
-    table_csv_stream,
-    table_preview,
-    table_xlsx_file,
-)
 from .services.header_mapping import job_headers_offer
 
 BATCHES_PER_PAGE = 25
@@ -176,54 +165,4 @@ def batch_detail(request, batch_id: uuid.UUID):
             "row_errors_shown": ROW_ERRORS_SHOWN,
             **batch_workflow_context(user=request.user, batch_id=batch_id, jobs=jobs),
         },
-    )
-
-
-@can_view_data
-def data_tables(request):
-    tables = ImportTable.objects.annotate(column_count=Count("columns")).order_by("table_name")
-    return render(request, "imports/data_tables.html", {"tables": tables})
-
-
-@can_view_data
-def data_table(request, table_name: str):
-    table = get_object_or_404(ImportTable, table_name=table_name)
-    form = RowFilterForm(request.GET or None)
-    preview = None
-    if not form.is_bound or form.is_valid():
-        filters = form.row_filter() if form.is_bound else RowFilter()
-        try:
-            preview = table_preview(table=table, filters=filters)
-        except DatabaseError as exc:
-            messages.error(request, f"The table {table.table_name} cannot be read: {exc}")
-    return render(
-        request,
-        "imports/data_table.html",
-        {"table": table, "form": form, "preview": preview, "query": request.GET.urlencode()},
-        status=400 if form.errors else 200,
-    )
-
-
-@can_view_data
-def data_export(request, table_name: str, fmt: str):
-    """The whole table, or the filtered rows: CSV streamed as it is read, XLSX built in a temporary file."""
-    table = get_object_or_404(ImportTable, table_name=table_name)
-    form = RowFilterForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
-        return render(
-            request, "imports/data_table.html", {"table": table, "form": form, "preview": None}, status=400
-        )
-    filters = form.row_filter() if form.is_bound else RowFilter()
-    filename = export_filename(table=table, extension=fmt)
-    if fmt == "csv":
-        response = StreamingHttpResponse(
-            table_csv_stream(table=table, filters=filters), content_type="text/csv; charset=utf-8"
-        )
-        response["Content-Disposition"] = content_disposition_header(True, filename)
-        return response
-    return FileResponse(
-        table_xlsx_file(table=table, filters=filters),
-        as_attachment=True,
-        filename=filename,
-        content_type=XLSX_CONTENT_TYPE,
     )

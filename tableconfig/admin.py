@@ -26,7 +26,8 @@ from django.http import HttpResponseRedirect
 from importhub.errors import ConfigError, ImportHubError
 
 from . import services
-from .models import Alias, ColumnConfig, ImportTable
+from .forms import FIELD_TYPES
+from .models import Alias, ColumnConfig, DataType, ImportTable
 from .services import COLUMN_FIELDS, COLUMN_UPDATABLE, TABLE_FIELDS, TableSaved
 
 logger = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class ImportTableAdminForm(ServiceCheckedForm):
     class Meta:
         model = ImportTable
         fields = TABLE_FIELDS
+        labels = {"expected_in_batch": "Expected in every batch", "sheet_name": "Sheet (Excel, OpenDocument)"}
         help_texts = {
             "table_name": "The physical table in the database: lowercase letters, digits and underscores. "
             "Changing it renames the physical table.",
@@ -162,16 +164,85 @@ class ImportTableAdminForm(ServiceCheckedForm):
         services.import_table_save(table=self.instance, changes=_table_settings(self.instance), dry_run=True)
 
 
+def aliases_parse(text: str) -> list[str]:
+    """The alias names of a comma-separated "Aliases" cell, in order, blanks left out."""
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
 class ColumnInlineForm(ServiceCheckedForm):
+    """One column row of the table page: its rules, only the options of its type, and its aliases."""
+
+    aliases = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Aliases",
+        help_text="Other header names a file may use for this column, comma-separated.",
+    )
+
     class Meta:
         model = ColumnConfig
         fields = COLUMN_FORM_FIELDS
+        labels = {
+            "column_name": "Column",
+            "data_type": "Type",
+            "is_mandatory": "Mandatory",
+            "is_unique": "Unique",
+            "decimal_digits": "Digits",
+            "decimal_places": "Places",
+            "round_decimals": "Round",
+            "date_format": "Date formats",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             # A rename would add a new physical column and orphan the old one's data: add a column instead.
             self.fields["column_name"].disabled = True
+            self.fields["aliases"].initial = ", ".join(a.alias_name for a in self.instance.aliases.all())
+
+    @property
+    def current_type(self) -> str:
+        """The type the row shows: as posted, else as saved (or the default of a new row)."""
+        value = self["data_type"].value()
+        return value if value in DataType.values else DataType.STR
+
+    @property
+    def type_options(self) -> list[tuple]:
+        """(bound field, the types it applies to, hidden now) for each type-dependent option, for the template."""
+        current = self.current_type
+        return [(self[name], " ".join(types), current not in types) for name, types in FIELD_TYPES.items()]
+
+    def clean(self):
+        """An option that does not apply to the chosen type keeps its stored value: the page hides it, so
+        what it holds was not chosen (a hidden "Round" left on would refuse a column turned into text)."""
+        data = super().clean()
+        data_type = data.get("data_type")
+        for name, types in FIELD_TYPES.items():
+            if data_type and data_type not in types and name in data:
+                data[name] = False if name == "round_decimals" else self.initial.get(name, data[name])
+        return data
+
+    def column_changes(self) -> tuple[str, dict] | None:
+        """("added", fields) or ("changed", fields) for this row, or None when it asks for nothing."""
+        if not self.instance.pk:
+            if not self.has_changed():
+                return None  # an untouched extra row
+            fields = {name: self.cleaned_data[name] for name in COLUMN_FORM_FIELDS}
+            return "added", {**fields, "aliases": aliases_parse(self.cleaned_data.get("aliases"))}
+        changes = {
+            name: self.cleaned_data[name]
+            for name in COLUMN_UPDATABLE
+            if name in self.cleaned_data and self.cleaned_data[name] != self.initial.get(name)
+        }
+        stored = list(self.instance.aliases.all())
+        names = aliases_parse(self.cleaned_data.get("aliases"))
+        added = [name for name in names if name not in {a.alias_name for a in stored}]
+        deleted = [a.pk for a in stored if a.alias_name not in names]
+        if added:
+            changes["aliases_added"] = added
+        if deleted:
+            changes["aliases_deleted"] = deleted
+        return ("changed", changes) if changes else None
 
 
 class ColumnInlineFormSet(forms.BaseInlineFormSet):
@@ -180,57 +251,72 @@ class ColumnInlineFormSet(forms.BaseInlineFormSet):
     def validate_unique(self):
         """The service checks the column names (with the message the API and the pages show)."""
 
-    def column_changes(self) -> dict:
-        """The columns part of the `import_table_save` call these rows ask for."""
+    def column_changes(self, forms_: list | None = None) -> dict:
+        """The columns part of the `import_table_save` call these rows (all, or `forms_`) ask for."""
         added, changed, deleted = [], {}, []
-        for form in self.forms:
+        for form in self.forms if forms_ is None else forms_:
             column = form.instance
-            if not column.pk and not form.has_changed():
-                continue  # an untouched extra row
             if self.can_delete and form.cleaned_data.get("DELETE"):
                 if column.pk:
                     deleted.append(column.pk)
                 continue
-            if not column.pk:
-                added.append({name: form.cleaned_data[name] for name in COLUMN_FORM_FIELDS})
-            elif form.has_changed():
-                changed[column.pk] = {
-                    n: form.cleaned_data[n] for n in form.changed_data if n in COLUMN_UPDATABLE
-                }
+            change = form.column_changes()
+            if change is None:
+                continue
+            kind, fields = change
+            if kind == "added":
+                added.append(fields)
+            else:
+                changed[column.pk] = fields
         return {"columns_added": added, "columns_changed": changed, "columns_deleted": deleted}
+
+    def _dry_run(self, forms_: list | None = None) -> None:
+        services.import_table_save(
+            table=self.instance,
+            changes=_table_settings(self.instance),
+            dry_run=True,
+            **self.column_changes(forms_),
+        )
+
+    def _refused_row(self, exc: ConfigError) -> bool:
+        """Put a refusal on the row that brings it about: the first row whose change, together with the rows
+        above it, the service refuses; on the field it names (an alias clash on "Aliases")."""
+        rows = [f for f in self.forms if f.has_changed() or f.cleaned_data.get("DELETE")]
+        for end, form in enumerate(rows, start=1):
+            try:
+                self._dry_run(rows[:end])
+            except ConfigError:
+                field = (exc.details or {}).get("field")
+                field = "aliases" if field == "alias_name" else field
+                form.add_error(field if field in form.fields else None, _form_error(exc))
+                return True
+        return False
 
     def clean(self):
         super().clean()
         if any(self.errors) or not _admin_form_valid(self.instance):
             return
         try:
-            services.import_table_save(
-                table=self.instance,
-                changes=_table_settings(self.instance),
-                dry_run=True,
-                **self.column_changes(),
-            )
+            self._dry_run()
         except ConfigError as exc:
-            raise _form_error(exc) from exc
+            if not self._refused_row(exc):
+                raise _form_error(exc) from exc
 
 
 class ColumnInline(admin.TabularInline):
+    """Compact rows (see the template): a column's name and type, its rules, the options of its type only,
+    and its aliases, so the page fits a 1,366 px screen."""
+
     model = ColumnConfig
     form = ColumnInlineForm
     formset = ColumnInlineFormSet
-    fields = (*COLUMN_FORM_FIELDS, "alias_names")
-    readonly_fields = ("alias_names",)
+    fields = (*COLUMN_FORM_FIELDS, "aliases")
+    template = "admin/tableconfig/importtable/column_inline.html"
     extra = 1
     show_change_link = True
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("aliases")
-
-    @admin.display(description="aliases (edit via the change link)")
-    def alias_names(self, obj: ColumnConfig) -> str:
-        if not obj.pk:
-            return ""
-        return ", ".join(a.alias_name for a in obj.aliases.all()) or "-"
 
 
 @admin.register(ImportTable)
@@ -250,12 +336,27 @@ class ImportTableAdmin(ServiceSavedAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("table_name", "display_name", "allowed_filename", "description")}),
-        ("Import rules", {"fields": ("is_active", "reject_file_on_error", "on_duplicate")}),
+        (
+            "Import rules",
+            {
+                "fields": (
+                    "is_active",
+                    "expected_in_batch",
+                    "reject_file_on_error",
+                    "on_duplicate",
+                    "sheet_name",
+                )
+            },
+        ),
         ("Numbers", {"fields": ("decimal_separator", "thousands_separator")}),
         ("Distributor", {"fields": ("distributor_match", "distributor_prefix_length")}),
         ("History", {"fields": ("created_at", "updated_at"), "classes": ["collapse"]}),
     )
     actions = ["physical_tables_sync"]
+
+    class Media:
+        css = {"all": ["importhub/admin-table.css"]}
+        js = ["importhub/admin-table.js"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(column_total=Count("columns"))

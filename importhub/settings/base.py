@@ -245,6 +245,10 @@ JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=120)
 FAILED_UPLOAD_KEEP_DAYS = env.float("FAILED_UPLOAD_KEEP_DAYS", default=7)
 DRY_RUN_KEEP_HOURS = env.float("DRY_RUN_KEEP_HOURS", default=24)
 UPLOAD_PURGE_MINUTES = env.int("UPLOAD_PURGE_MINUTES", default=15)
+# Data page exports: more matching rows than this are written by a background task (MEDIA_ROOT/exports/),
+# with progress on the page and a download link; exports older than EXPORT_KEEP_HOURS are removed.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=50_000)
+EXPORT_KEEP_HOURS = env.int("EXPORT_KEEP_HOURS", default=24)
 
 # --- Archive ------------------------------------------------------------------------------------
 # Google Drive when GDRIVE_CREDENTIALS(_JSON) and GDRIVE_FOLDER_ID are set, else the local ARCHIVE_DIR.

@@ -2,15 +2,21 @@
 
 Identifiers come from the configuration and are checked again here, right before the SQL; values travel as
 query parameters. Text cells that a spreadsheet would run as a formula are neutralised (OWASP CSV injection).
+
+The search (`RowFilter.search`) is a contains over the table's text columns, ignoring case and accents alike
+on both databases: MySQL/MariaDB compare with the collation utf8mb4_unicode_ci, SQLite with `text_fold` (the
+same folding in Python, registered on the connection). LIKE's wildcards in the search text are escaped.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 import tempfile
+import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -30,7 +36,11 @@ from ..models import ImportJob
 # OWASP: a cell starting with one of these is run as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 PREVIEW_ROWS = 100
+PAGE_SIZES = (50, 100, 200)
 FETCH_ROWS = 2_000
+# LIKE's escape character in the search: one that needs no quoting in SQL or in Python's %-formatting.
+LIKE_ESCAPE = "!"
+SEARCH_COLLATION = "utf8mb4_unicode_ci"
 # An XLSX sheet holds at most 1,048,576 rows: the header and this many data rows.
 XLSX_SHEET_ROWS = 1_048_575
 
@@ -42,10 +52,29 @@ class RowFilter:
     batch_id: uuid.UUID | None = None
     job_id: int | None = None
     dist_id: str = ""
+    search: str = ""  # contained in one of the text columns, ignoring case and accents
 
     @property
     def active(self) -> bool:
-        return bool(self.batch_id or self.job_id or self.dist_id)
+        return bool(self.batch_id or self.job_id or self.dist_id or self.search)
+
+    def as_json(self) -> dict:
+        """The filter as stored with a background export (and read back by `from_json`)."""
+        return {
+            "batch": str(self.batch_id) if self.batch_id else "",
+            "job": self.job_id,
+            "dist_id": self.dist_id,
+            "q": self.search,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> RowFilter:
+        return cls(
+            batch_id=uuid.UUID(data["batch"]) if data.get("batch") else None,
+            job_id=data.get("job") or None,
+            dist_id=data.get("dist_id") or "",
+            search=data.get("q") or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -58,13 +87,42 @@ class ExportColumn:
 
 @dataclass
 class TablePreview:
+    """One page of the matching rows, newest first, and how many rows match in all."""
+
     columns: list[ExportColumn]
     rows: list[list]
-    limit: int
+    limit: int  # rows per page
+    total: int = 0
+    page: int = 1
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.limit))
+
+    @property
+    def first_row(self) -> int:
+        return (self.page - 1) * self.limit + 1 if self.rows else 0
+
+    @property
+    def last_row(self) -> int:
+        return (self.page - 1) * self.limit + len(self.rows)
 
     @property
     def truncated(self) -> bool:
-        return len(self.rows) >= self.limit
+        """More rows match than this page shows."""
+        return self.total > len(self.rows)
+
+    @property
+    def page_links(self) -> list[int | None]:
+        """The page numbers to link: the first, the last and two either side of this one (None: a gap)."""
+        wanted = {1, self.pages, *range(self.page - 2, self.page + 3)}
+        shown = sorted(p for p in wanted if 1 <= p <= self.pages)
+        links: list[int | None] = []
+        for number in shown:
+            if links and number - links[-1] > 1:
+                links.append(None)
+            links.append(number)
+        return links
 
     @property
     def cells(self) -> list[list[tuple[ExportColumn, object]]]:
@@ -108,9 +166,44 @@ def _column_sql(column: ExportColumn) -> str:
     return _quote(column.name, "column") if column.configured else connection.ops.quote_name(column.name)
 
 
+def text_fold(value: str | None) -> str | None:
+    """Text as the search compares it: without accents (NFKD, combining marks dropped) and case-folded."""
+    if value is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", str(value))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def like_escape(text: str) -> str:
+    """`text` as a LIKE pattern matching it literally (its % and _ are not wildcards)."""
+    for char in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, LIKE_ESCAPE + char)
+    return text
+
+
+def _search_clause(table: ImportTable, search: str) -> tuple[str, list]:
+    names = [c.name for c in export_columns(table) if c.configured and c.data_type == DataType.STR]
+    if not names:
+        return "1 = 0", []  # nothing to search in: no row contains the text
+    if connection.vendor == "mysql":
+        pattern = f"%{like_escape(search)}%"
+        template = "{} COLLATE " + SEARCH_COLLATION + f" LIKE %s ESCAPE '{LIKE_ESCAPE}'"
+    else:
+        connection.ensure_connection()
+        connection.connection.create_function("importhub_fold", 1, text_fold, deterministic=True)
+        pattern = f"%{like_escape(text_fold(search))}%"
+        template = f"importhub_fold({{}}) LIKE %s ESCAPE '{LIKE_ESCAPE}'"
+    parts = [template.format(_quote(name, "column")) for name in names]
+    return "(" + " OR ".join(parts) + ")", [pattern] * len(parts)
+
+
 def _where(table: ImportTable, filters: RowFilter) -> tuple[str, list]:
     clauses: list[str] = []
     params: list = []
+    if filters.search:
+        clause, values = _search_clause(table, filters.search)
+        clauses.append(clause)
+        params.extend(values)
     if filters.job_id:
         clauses.append(f"{connection.ops.quote_name('import_job_id')} = %s")
         params.append(filters.job_id)
@@ -206,14 +299,26 @@ def table_rows_iter(*, table: ImportTable, filters: RowFilter) -> Iterator[list[
             yield [_row(columns, raw) for raw in batch]
 
 
-def table_preview(*, table: ImportTable, filters: RowFilter, limit: int = PREVIEW_ROWS) -> TablePreview:
-    """The latest `limit` matching rows, newest first."""
+def table_rows_count(*, table: ImportTable, filters: RowFilter) -> int:
+    """How many rows match the filter."""
+    where, params = _where(table, filters)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_quote(table.table_name, 'table')}{where}", params)
+        return cursor.fetchone()[0]
+
+
+def table_preview(
+    *, table: ImportTable, filters: RowFilter, limit: int = PREVIEW_ROWS, page: int = 1
+) -> TablePreview:
+    """Page `page` of the matching rows, `limit` a page, newest first (past the last page: the last page)."""
     columns = export_columns(table)
+    total = table_rows_count(table=table, filters=filters)
+    page = max(1, min(page, math.ceil(total / limit) or 1))
     sql, params = _select(table, columns, filters, newest_first=True)
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} LIMIT %s", [*params, limit])
+        cursor.execute(f"{sql} LIMIT %s OFFSET %s", [*params, limit, (page - 1) * limit])
         rows = [_row(columns, raw) for raw in cursor.fetchall()]
-    return TablePreview(columns=columns, rows=rows, limit=limit)
+    return TablePreview(columns=columns, rows=rows, limit=limit, total=total, page=page)
 
 
 def value_text(column: ExportColumn, value) -> str:
@@ -247,16 +352,25 @@ class _Line:
         return value
 
 
-def table_csv_stream(*, table: ImportTable, filters: RowFilter) -> Iterator[bytes]:
+RowsDone = Callable[[int], None]  # told how many rows were written so far, after each fetched batch
+
+
+def table_csv_stream(
+    *, table: ImportTable, filters: RowFilter, on_rows: RowsDone | None = None
+) -> Iterator[bytes]:
     """The matching rows as UTF-8 CSV (with a BOM, for spreadsheet programs), one chunk per fetched batch."""
     columns = export_columns(table)
     writer = csv.writer(_Line())
     yield ("\ufeff" + writer.writerow([c.name for c in columns])).encode()
+    done = 0
     for batch in table_rows_iter(table=table, filters=filters):
         lines = [
             writer.writerow([_csv_text(c, v) for c, v in zip(columns, row, strict=True)]) for row in batch
         ]
         yield "".join(lines).encode()
+        done += len(batch)
+        if on_rows:
+            on_rows(done)
 
 
 def _xlsx_value(column: ExportColumn, value):
@@ -270,7 +384,21 @@ def _xlsx_value(column: ExportColumn, value):
 
 
 def table_xlsx_file(*, table: ImportTable, filters: RowFilter) -> IO[bytes]:
-    """The matching rows as an XLSX workbook in a temporary file (rewound; deleted when closed).
+    """The matching rows as an XLSX workbook in a temporary file (rewound; deleted when closed)."""
+    output = tempfile.TemporaryFile(suffix=".xlsx")
+    try:
+        table_xlsx_write(table=table, filters=filters, output=output)
+    except BaseException:
+        output.close()
+        raise
+    output.seek(0)
+    return output
+
+
+def table_xlsx_write(
+    *, table: ImportTable, filters: RowFilter, output: IO[bytes], on_rows: RowsDone | None = None
+) -> None:
+    """Write the matching rows as an XLSX workbook to `output`.
 
     openpyxl's write-only mode streams rows to disk, so memory stays flat; past one sheet's row limit the
     rows continue on another sheet.
@@ -280,7 +408,7 @@ def table_xlsx_file(*, table: ImportTable, filters: RowFilter) -> IO[bytes]:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=table.table_name[:31])
     sheet.append(header)
-    rows_in_sheet = 0
+    rows_in_sheet = done = 0
     for batch in table_rows_iter(table=table, filters=filters):
         for row in batch:
             if rows_in_sheet == XLSX_SHEET_ROWS:
@@ -291,14 +419,10 @@ def table_xlsx_file(*, table: ImportTable, filters: RowFilter) -> IO[bytes]:
                 rows_in_sheet = 0
             sheet.append([_xlsx_value(c, v) for c, v in zip(columns, row, strict=True)])
             rows_in_sheet += 1
-    output = tempfile.TemporaryFile(suffix=".xlsx")
-    try:
-        workbook.save(output)
-    except BaseException:
-        output.close()
-        raise
-    output.seek(0)
-    return output
+        done += len(batch)
+        if on_rows:
+            on_rows(done)
+    workbook.save(output)
 
 
 def export_filename(*, table: ImportTable, extension: str) -> str:
