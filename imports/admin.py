@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from .models import ImportJob
+from .selectors import job_archive_url
 from .services.archiving import archive_retry
 from .services.revert import import_jobs_revert
 
@@ -184,9 +185,10 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="archive url")
     def archive_link(self, obj: ImportJob) -> str:
-        if not obj.archive_url:
+        url = job_archive_url(obj)
+        if not url:
             return "-"
-        return format_html('<a href="{}">{}</a>', obj.archive_url, obj.archive_url)
+        return format_html('<a href="{}">{}</a>', url, url)
 
     @admin.display(description="status", ordering="status")
     def status_with_label(self, obj: ImportJob) -> str:

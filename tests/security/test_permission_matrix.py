@@ -49,6 +49,7 @@ def _upload(slug: str) -> dict:
 
 
 ENDPOINTS = [
+    Endpoint("api-root", "get", "/api/"),
     Endpoint("tables-list", "get", "/api/tables"),
     Endpoint(
         "tables-create",
