@@ -3,6 +3,7 @@ serializers, and the router that serves every resource under /api/ on the older 
 
 import logging
 
+from drf_spectacular.drainage import set_override
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import routers, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
@@ -96,10 +97,13 @@ ERRORS_WRITE = {400: ERROR, **ERRORS_READ}
 
 
 def envelope(name: str, data: serializers.Field, **extra: serializers.Field) -> serializers.Serializer:
-    """`{"success": true, "data": ...}` around `data` (and any `extra` top-level keys), named for OpenAPI."""
-    return inline_serializer(
+    """`{"success": true, "data": ...}` around `data` (and any `extra` top-level keys), named for OpenAPI.
+    One object even for a list action (a viewset's `list` would otherwise document an array of them)."""
+    body = inline_serializer(
         name=name, fields={"success": serializers.BooleanField(default=True), "data": data, **extra}
     )
+    set_override(body, "many", False)
+    return body
 
 
 MESSAGE_ENVELOPE = inline_serializer(

@@ -352,6 +352,48 @@ BATCH_EXAMPLE = {
 }
 
 
+JOB_EXAMPLE = {
+    "id": 12,
+    "batch_id": "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e",
+    "filename": "sales_small.csv",
+    "source_name": "",
+    "table_name": "sales",
+    "dist_id": "31001",
+    "mode": "full",
+    "status": 9,
+    "status_label": "Processing complete",
+    "total_rows": 10,
+    "processed_rows": 10,
+    "success_count": 9,
+    "error_count": 1,
+    "duplicate_count": 0,
+    "inserted_count": 9,
+    "updated_count": 0,
+    "skipped_count": 0,
+    "repeated_count": 0,
+    "error": None,
+    "error_code": None,
+    "errors": [
+        {"row": 4, "column": "qty", "value": "ten", "code": "invalid_int", "message": "not a whole number"}
+    ],
+    "has_errors_file": True,
+    "warnings": [],
+    "summary": {},
+    "notes": "Processed 10 rows; Archived locally",
+    "attempts": 1,
+    "archive_status": "done",
+    "archive_file_id": "sales/2026/10/31001_sales_small.csv",
+    "archive_url": "/api/jobs/7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e/files/12/archive",
+    "archive_error": None,
+    "archived_at": "2026-10-31T08:00:05+07:00",
+    "uploaded_by": "admin",
+    "created_at": "2026-10-31T08:00:00+07:00",
+    "started_at": "2026-10-31T08:00:01+07:00",
+    "completed_at": "2026-10-31T08:00:04+07:00",
+    "updated_at": "2026-10-31T08:00:05+07:00",
+}
+
+
 class JobViewSet(viewsets.ViewSet):
     """Batches (one upload's files, by `batch_id`) and each file's job: list, one batch, its jobs' details,
     and per file the rejected rows, the archived original and the revert."""
@@ -415,6 +457,7 @@ class JobViewSet(viewsets.ViewSet):
     @extend_schema(
         parameters=[BATCH_ID],
         responses={200: s.JOB_DETAILS_ENVELOPE, **ERRORS_READ},
+        examples=[OpenApiExample("Jobs", value={"success": True, "data": [JOB_EXAMPLE]}, response_only=True)],
         summary="Every field of each file's job in a batch",
     )
     @action(detail=True)

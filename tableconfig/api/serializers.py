@@ -125,6 +125,8 @@ class TableUpdateSerializer(ChoicesListed, serializers.ModelSerializer):
     class Meta:
         model = ImportTable
         fields = TABLE_FIELDS
+        # PUT changes what it is sent, like PATCH (the older app's clients send one setting).
+        extra_kwargs = {name: {"required": False} for name in TABLE_FIELDS}
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:
