@@ -210,6 +210,23 @@ def test_import_unknown_mode_is_a_400_naming_the_valid_ones(admin_api, demo_tabl
     assert not ImportJob.objects.exists()
 
 
+def test_import_get_says_what_an_upload_accepts(reader, settings):
+    settings.UPLOAD_MAX_FILES = 7
+    response = reader.get("/api/import")
+    assert response.status_code == 200
+    data = response.json()["data"]
+    assert set(data["modes"]) == {"quick", "full", "both"} and data["default_mode"] == "both"
+    assert "load nothing" in data["modes"]["quick"]
+    assert (data["max_files"], data["max_file_bytes"], data["max_request_bytes"]) == (
+        7,
+        settings.UPLOAD_MAX_FILE_BYTES,
+        settings.UPLOAD_MAX_REQUEST_BYTES,
+    )
+    # Reading is for anyone logged in; uploading still needs imports.add_importjob.
+    refused = reader.post("/api/import", {"files": [upload("sales_small.csv")]}, format="multipart")
+    assert refused.status_code == 403 and "imports.add_importjob" in refused.json()["error"]
+
+
 # --- Other choices --------------------------------------------------------------------------------
 
 
@@ -277,7 +294,9 @@ def test_browsable_import_shows_a_multipart_form_with_a_file_field(client, admin
     )
     assert form, page[:2000]
     assert '<input type="file" name="files" multiple' in form[0]
-    assert 'name="mode"' in form[0] and 'name="table_name"' in form[0]
+    assert re.search(r'<option value="quick" selected\s*>', form[0])
+    assert re.search(r'name="table_name"[^>]*value="auto"', form[0])
+    assert response.status_code == 200 and "Check the headers and a sample" in page
 
 
 def test_browsable_import_form_uploads_the_files(client, admin_user, demo_tables):
@@ -309,6 +328,7 @@ def test_api_answers_match_their_openapi_schemas(admin_api, demo_tables, documen
     table = ImportTable.objects.get(table_name="sales")
     calls = [
         ("/api/", "get", "/api/"),
+        ("/api/import", "get", "/api/import"),
         ("/api/tables", "get", "/api/tables"),
         ("/api/tables/{table_name}/columns", "get", "/api/tables/sales/columns"),
         ("/api/jobs", "get", "/api/jobs"),

@@ -11,6 +11,11 @@ from ..selectors import BATCH_STATUSES
 
 # The modes `POST /api/import` accepts today (mode_normalize refuses the others).
 IMPORT_MODES = (ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH)
+MODE_DESCRIPTIONS = {
+    ImportMode.QUICK.value: "Check the headers and a sample of each file; load nothing.",
+    ImportMode.FULL.value: "Validate every row and import the valid ones in the background.",
+    ImportMode.BOTH.value: "The quick check, then the import (the default, also when mode is empty).",
+}
 MODE_HELP = (
     "quick (check the headers and a sample, load nothing), full (validate and import in the background), or both "
     "(quick, then the import; the default, also when empty). Any other value is refused with 400 invalid_mode."
@@ -18,7 +23,7 @@ MODE_HELP = (
 
 
 @extend_schema_field(
-    {"type": "string", "enum": [*IMPORT_MODES, ""], "example": "quick", "description": MODE_HELP}
+    {"type": "string", "enum": list(IMPORT_MODES), "example": "quick", "description": MODE_HELP}
 )
 class ModeField(serializers.CharField):
     """Documented with the example `quick`, so Swagger's "Try it out" pre-fills a mode that loads nothing."""
@@ -56,8 +61,8 @@ class ImportFormSerializer(serializers.Serializer):
     files = serializers.FileField(
         help_text="One or more .csv, .txt or .zip files.", style={"template": "imports/api/files_input.html"}
     )
-    mode = serializers.ChoiceField(choices=[*IMPORT_MODES], default=ImportMode.QUICK, help_text=MODE_HELP)
-    table_name = serializers.CharField(default="auto", help_text="'auto' or a table name.")
+    mode = serializers.ChoiceField(choices=[*IMPORT_MODES], initial=ImportMode.QUICK, help_text=MODE_HELP)
+    table_name = serializers.CharField(initial="auto", default="auto", help_text="'auto' or a table name.")
     dist_id = serializers.CharField(required=False, allow_blank=True, help_text="Distributor id (optional).")
 
 
@@ -183,3 +188,14 @@ class JobDetailSerializer(serializers.Serializer):
 BATCH_LIST_ENVELOPE = envelope("BatchListResponse", BatchSerializer(many=True))
 BATCH_ENVELOPE = envelope("BatchResponse", BatchSerializer())
 JOB_DETAILS_ENVELOPE = envelope("JobDetailsResponse", JobDetailSerializer(many=True))
+
+
+class ImportRulesSerializer(serializers.Serializer):
+    modes = serializers.DictField(child=serializers.CharField(), help_text="Each mode and what it does.")
+    default_mode = serializers.CharField(help_text="The mode of an upload that sends none.")
+    max_files = serializers.IntegerField(help_text="Files per request (UPLOAD_MAX_FILES).")
+    max_file_bytes = serializers.IntegerField(help_text="Bytes per file (UPLOAD_MAX_FILE_BYTES).")
+    max_request_bytes = serializers.IntegerField(help_text="Bytes per request (UPLOAD_MAX_REQUEST_BYTES).")
+
+
+IMPORT_RULES_ENVELOPE = envelope("ImportRulesResponse", ImportRulesSerializer())

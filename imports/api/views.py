@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -40,6 +40,8 @@ class CanUpload(BasePermission):
     message = "You do not have permission to upload files (imports.add_importjob)."
 
     def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True  # what an upload accepts is for anyone logged in
         return bool(request.user and request.user.has_perm("imports.add_importjob"))
 
 
@@ -159,6 +161,37 @@ class ImportView(APIView):
 
     def get_serializer(self, *args, **kwargs):
         return self.serializer_class(*args, **kwargs)
+
+    @extend_schema(
+        summary="What an upload accepts: the modes and the limits",
+        responses={200: s.IMPORT_RULES_ENVELOPE, **ERRORS_AUTH},
+        examples=[
+            OpenApiExample(
+                "Rules",
+                value={
+                    "success": True,
+                    "data": {
+                        "modes": s.MODE_DESCRIPTIONS,
+                        "default_mode": "both",
+                        "max_files": 100,
+                        "max_file_bytes": 1073741824,
+                        "max_request_bytes": 2147483648,
+                    },
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        return ok(
+            {
+                "modes": s.MODE_DESCRIPTIONS,
+                "default_mode": mode_normalize(""),
+                "max_files": settings.UPLOAD_MAX_FILES,
+                "max_file_bytes": settings.UPLOAD_MAX_FILE_BYTES,
+                "max_request_bytes": settings.UPLOAD_MAX_REQUEST_BYTES,
+            }
+        )
 
     @extend_schema(
         request={"multipart/form-data": s.ImportRequestSerializer},

@@ -137,6 +137,7 @@ ENDPOINTS = [
         200,
         written=lambda c: not Alias.objects.filter(pk=c["alias"]).exists(),
     ),
+    Endpoint("import-rules", "get", "/api/import"),
     # Quick mode: the answer is the effect (nothing is stored).
     Endpoint(
         "import",
