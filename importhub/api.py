@@ -125,6 +125,7 @@ class ApiRootView(APIView):
     @extend_schema(
         summary="The API's resources and where they are",
         operation_id="api_root",
+        tags=["api"],
         responses={
             200: envelope(
                 "ApiRootResponse",
