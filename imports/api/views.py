@@ -202,6 +202,7 @@ class ImportView(APIView):
             **ERRORS_AUTH,
             413: IMPORT_REFUSED,
             422: OpenApiResponse(s.ImportResponseSerializer, description="Every file failed validation."),
+            503: OpenApiResponse(s.ImportRefusedSerializer, description="The upload folder is not writable."),
         },
         examples=IMPORT_EXAMPLES,
         summary="Upload files: quick validation, or validation and background import",
