@@ -7,6 +7,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from importhub import ops
+from importhub.api import ApiRouter
+from imports.api.urls import routes as import_routes
+from tableconfig.api.urls import routes as config_routes
+
+# One router for every resource: GET /api/ lists them (`api-root`); paths without trailing slashes.
+api_router = ApiRouter(links={"import": "api-import", "schema": "api-schema", "docs": "api-docs"})
+for prefix, viewset, basename in (*config_routes, *import_routes):
+    api_router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     # Open by design (probes, load balancers); /metrics asks for its token or an allowed address itself.
@@ -18,8 +26,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/", include("tableconfig.api.urls")),
     path("api/", include("imports.api.urls")),
+    path("api/", include(api_router.urls)),
     path("config/", include("tableconfig.urls")),
     path("", include("imports.urls")),
 ]

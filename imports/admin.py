@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from importhub.errors import ImportHubError
 
 from .models import ImportJob
+from .selectors import job_archive_url
 from .services.archiving import archive_retry
 from .services.revert import import_jobs_revert
 from .services.workflow import RETRYABLE, job_retry, job_retry_message
@@ -205,9 +206,10 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="archive url")
     def archive_link(self, obj: ImportJob) -> str:
-        if not obj.archive_url:
+        url = job_archive_url(obj)
+        if not url:
             return "-"
-        return format_html('<a href="{}">{}</a>', obj.archive_url, obj.archive_url)
+        return format_html('<a href="{}">{}</a>', url, url)
 
     @admin.display(description="status", ordering="status")
     def status_with_label(self, obj: ImportJob) -> str:

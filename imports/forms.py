@@ -29,8 +29,8 @@ MODE_DESCRIPTIONS = {
     ImportMode.DRY_RUN: "Checks every row exactly as the import would and loads nothing. The batch page then "
     "lists the rejected rows and offers to import the checked files without uploading them again (kept "
     "{hours} hours).",
-    ImportMode.FULL: "The same as validate, then import; the answer of the API is shaped as the older app's "
-    "full mode.",
+    ImportMode.FULL: "The same as validate, then import; the API answers 202 Accepted, as the older app's "
+    "full mode did.",
     ImportMode.QUICK: "Checks each file's name, headers and first rows and answers at once; nothing is stored "
     "or imported.",
 }

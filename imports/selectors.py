@@ -6,8 +6,9 @@ import datetime as dt
 import uuid
 
 from django.db.models import Max, Min, QuerySet
+from django.urls import reverse
 
-from .models import ImportJob, ImportMode, JobStatus
+from .models import ArchiveStatus, ImportJob, ImportMode, JobStatus
 from .services.jobs import job_progress_get
 
 ACTIVE = (
@@ -156,6 +157,16 @@ def batches_list(
     return result
 
 
+def job_archive_url(job: ImportJob) -> str:
+    """Where a job's archived original downloads: its Google Drive address, or the API's download of the
+    local archive's copy; empty while it is not archived."""
+    if job.archive_url.startswith("https://"):
+        return job.archive_url
+    if job.archive_status == ArchiveStatus.DONE and job.archive_file_id:
+        return reverse("api-job-archive", kwargs={"batch_id": str(job.batch_id), "job_id": job.id})
+    return ""
+
+
 def job_detail_dict(job: ImportJob) -> dict:
     return {
         "id": job.id,
@@ -187,7 +198,7 @@ def job_detail_dict(job: ImportJob) -> dict:
         "upload_kept_until": job.upload_kept_until.isoformat() if job.upload_kept_until else None,
         "archive_status": job.archive_status or None,
         "archive_file_id": job.archive_file_id or None,
-        "archive_url": job.archive_url or None,
+        "archive_url": job_archive_url(job) or None,
         "archive_error": job.archive_error or None,
         "archived_at": job.archived_at.isoformat() if job.archived_at else None,
         "uploaded_by": job.uploaded_by.get_username() if job.uploaded_by else None,

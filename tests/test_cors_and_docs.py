@@ -45,7 +45,7 @@ def test_cors_preflight_answers_only_allowed_origins(cors, api, origin, allowed)
         assert "POST" in response["Access-Control-Allow-Methods"]
 
 
-def test_schema_lists_the_table_endpoints_for_a_logged_in_user(user_api):
+def test_schema_lists_the_endpoints_for_a_logged_in_user(user_api):
     response = user_api.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     document = response.json()
@@ -57,6 +57,14 @@ def test_schema_lists_the_table_endpoints_for_a_logged_in_user(user_api):
         "/api/columns/{id}",
         "/api/columns/{id}/aliases",
         "/api/aliases/{id}",
+        "/api/",
+        "/api/import",
+        "/api/jobs",
+        "/api/jobs/{batch_id}",
+        "/api/jobs/{batch_id}/details",
+        "/api/jobs/{batch_id}/files/{job_id}/errors.csv",
+        "/api/jobs/{batch_id}/files/{job_id}/archive",
+        "/api/jobs/{batch_id}/files/{job_id}/revert",
     } <= set(document["paths"])
     create = document["paths"]["/api/tables"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert create == {"$ref": "#/components/schemas/TableCreateRequest"}

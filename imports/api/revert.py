@@ -1,24 +1,21 @@
-"""POST /api/jobs/<batch_id>/files/<job_id>/revert: a thin view over `import_job_revert`."""
+"""POST /api/jobs/<batch_id>/files/<job_id>/revert (`JobViewSet.revert`): a thin function over `import_job_revert`."""
 
 from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
-from rest_framework.views import APIView
+from rest_framework.permissions import BasePermission
 
-from importhub.api import ok
+from importhub.api import ERROR, envelope, ok
 from importhub.errors import NotFound
-from tableconfig.api.serializers import ErrorSerializer, envelope
 
 from ..selectors import jobs_visible
 from ..services.revert import import_job_revert
 
 REVERT_PERMISSION = "imports.change_importjob"
 
-ERROR = OpenApiResponse(ErrorSerializer, description='`{"success": false, "error": "..."}`')
 REVERT_RESPONSE = envelope(
     "JobRevertResponse",
     inline_serializer(
@@ -66,30 +63,53 @@ class CanRevert(BasePermission):
         return bool(request.user and request.user.has_perm(REVERT_PERMISSION))
 
 
-class JobRevertView(APIView):
-    permission_classes = [IsAuthenticated, CanRevert]
-
-    @extend_schema(
-        request=JobRevertRequestSerializer,
-        responses={200: REVERT_RESPONSE, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
-        summary="Revert an import: delete the rows the file's job wrote",
-        description=(
-            "Only a completed (status 9), not yet reverted job. Rows it inserted are deleted, rows it updated "
-            "get their previous values back (same id). When a later import changed the same rows the answer "
-            "is 400 `revert_blocked` naming them (`later_job_ids`), unless `cascade` is true: then they are "
-            "reverted first, newest first, in the same transaction."
+REVERT_SCHEMA = {
+    "request": JobRevertRequestSerializer,
+    "responses": {200: REVERT_RESPONSE, 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
+    "examples": [
+        OpenApiExample("Revert this import only", value={"cascade": False}, request_only=True),
+        OpenApiExample(
+            "Reverted",
+            value={
+                "success": True,
+                "data": {
+                    "job_id": 12,
+                    "batch_id": "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e",
+                    "table_name": "sales",
+                    "deleted_rows": 9,
+                    "restored_rows": 0,
+                    "replaced_by_later_jobs": 0,
+                    "later_job_ids": [],
+                    "overwritten_before": 0,
+                    "reverted_at": "2026-10-31T09:00:00+07:00",
+                    "reverted_by": "admin",
+                    "message": "Reverted: 9 rows deleted.",
+                },
+            },
+            response_only=True,
         ),
-    )
-    def post(self, request, batch_id, job_id):
-        try:
-            batch = uuid.UUID(str(batch_id))
-        except ValueError:
-            raise NotFound("Job not found.") from None
-        job = jobs_visible(request.user).filter(batch_id=batch, pk=job_id).first()
-        if job is None:
-            raise NotFound("Job not found.")
-        data = request.data or request.query_params  # a body that is not an object is a 400
-        options = JobRevertRequestSerializer(data=data)
-        options.is_valid(raise_exception=True)
-        result = import_job_revert(job=job, user=request.user, cascade=options.validated_data["cascade"])
-        return ok(result.as_dict())
+    ],
+    "summary": "Revert an import: delete the rows the file's job wrote",
+    "description": (
+        "Only a completed (status 9), not yet reverted job. Rows it inserted are deleted, rows it updated "
+        "get their previous values back (same id). When a later import changed the same rows the answer "
+        "is 400 `revert_blocked` naming them (`later_job_ids`), unless `cascade` is true: then they are "
+        "reverted first, newest first, in the same transaction."
+    ),
+}
+
+
+def job_revert(request, batch_id: str, job_id: int):
+    """Revert one file's import; the caller must see the job (404 otherwise) and hold REVERT_PERMISSION."""
+    try:
+        batch = uuid.UUID(str(batch_id))
+    except ValueError:
+        raise NotFound("Job not found.") from None
+    job = jobs_visible(request.user).filter(batch_id=batch, pk=job_id).first()
+    if job is None:
+        raise NotFound("Job not found.")
+    data = request.data or request.query_params  # a body that is not an object is a 400
+    options = JobRevertRequestSerializer(data=data)
+    options.is_valid(raise_exception=True)
+    result = import_job_revert(job=job, user=request.user, cascade=options.validated_data["cascade"])
+    return ok(result.as_dict())

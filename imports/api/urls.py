@@ -1,25 +1,18 @@
+"""Import and jobs API routes. `routes` are `(prefix, viewset, basename)` for the project's router
+(importhub/urls.py): `api-jobs`, `api-job`, `api-job-details`, and per file `api-job-errors`,
+`api-job-archive`, `api-job-revert` (actions of `JobViewSet`). `urlpatterns` are the plain views."""
+
 from django.urls import path
 
-from . import mapping, revert, views, workflow
+from . import mapping, views, workflow
+
+routes = [
+    ("jobs", views.JobViewSet, "api-job"),
+]
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
-    path("jobs", views.JobsView.as_view(), name="api-jobs"),
-    path("jobs/<str:batch_id>", views.JobView.as_view(), name="api-job"),
-    path("jobs/<str:batch_id>/details", views.JobDetailsView.as_view(), name="api-job-details"),
-    path(
-        "jobs/<str:batch_id>/files/<int:job_id>/errors.csv",
-        views.JobErrorsCsvView.as_view(),
-        name="api-job-errors",
-    ),
-    path(
-        "jobs/<str:batch_id>/files/<int:job_id>/archive",
-        views.JobArchiveView.as_view(),
-        name="api-job-archive",
-    ),
-    path(
-        "jobs/<str:batch_id>/files/<int:job_id>/revert", revert.JobRevertView.as_view(), name="api-job-revert"
-    ),
+    # Views of other modules (until they become actions of JobViewSet), one path() each, below this line.
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/mapping",
         mapping.JobMappingView.as_view(),

@@ -1,4 +1,9 @@
-"""Import and jobs API: thin views over `imports.services` and `imports.selectors`, in the older app's shapes."""
+"""Import and jobs API: a thin upload view and the jobs viewset over `imports.services` and `imports.selectors`,
+in the older app's shapes.
+
+A file's actions (`/api/jobs/<batch_id>/files/<job_id>/...`) are `@action`s of `JobViewSet` that delegate to a
+plain function `(request, batch_id, job_id) -> Response`; see `file_action`.
+"""
 
 from __future__ import annotations
 
@@ -11,108 +16,197 @@ from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from importhub.api import ok
+from importhub.api import ERROR, ERRORS_AUTH, ERRORS_READ, ok
 from importhub.errors import ImportHubError, LimitExceeded, NotFound
 
 from ..models import ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
 from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
+from . import revert
+from . import serializers as s
 
 
 class CanUpload(BasePermission):
     message = "You do not have permission to upload files (imports.add_importjob)."
 
     def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True  # what an upload accepts is for anyone logged in
         return bool(request.user and request.user.has_perm("imports.add_importjob"))
 
 
-class ImportRequestSerializer(serializers.Serializer):
-    files = serializers.ListField(
-        child=serializers.FileField(), help_text="One or more .csv, .txt or .zip files."
-    )
-    mode = serializers.ChoiceField(
-        choices=[ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH, ImportMode.DRY_RUN],
-        required=False,
-        allow_blank=True,
-        help_text="quick (validate only), full (validate and import), or both (the default, also when empty). "
-        "Any other value is refused with 400 invalid_mode.",
-    )
-    table_name = serializers.CharField(required=False, default="auto", help_text="'auto' or a table name.")
-    dist_id = serializers.CharField(
-        required=False, allow_blank=True, help_text="Distributor id (prefix check)."
-    )
+# What each mode says, and its HTTP status when at least one file is valid.
+MODE_ANSWERS = {
+    ImportMode.QUICK: ("checked", status.HTTP_200_OK, "Quick validation completed."),
+    ImportMode.FULL: ("pending", status.HTTP_202_ACCEPTED, "Import job started."),
+    ImportMode.BOTH: ("pending", status.HTTP_200_OK, "Quick validation completed. Import job started."),
+    ImportMode.DRY_RUN: ("pending", status.HTTP_202_ACCEPTED, "Checking every row; nothing is loaded."),
+}
+
+
+def _data_message(mode: str, valid: int, total: int) -> str:
+    if mode == ImportMode.QUICK:
+        return f"{valid} of {total} files can be imported; nothing was loaded."
+    if mode == ImportMode.FULL:
+        return f"Import job started for {valid} of {total} files."
+    if mode == ImportMode.DRY_RUN:
+        return f"Checking every row of {valid} of {total} files in the background; nothing is loaded."
+    return f"Importing {valid} of {total} files in the background."
 
 
 def batch_response(batch: BatchResult) -> Response:
-    """The older app's three answer shapes, and 422 when every file failed."""
+    """One shape for every mode, keeping each key where the older app's clients read it: `batch_id` at the
+    top (quick, both) and in `data` (full), each file's check in `files` (quick, both) and `data.validation`
+    (full), the names in `data.files`. 422 when every file failed."""
     files = [r.as_dict() for r in batch.results]
-    names = [r.filename for r in batch.results]
-    if batch.mode == ImportMode.QUICK:
-        body = {
-            "success": True,
-            "mode": "quick",
+    valid = sum(r.valid for r in batch.results)
+    batch_status, code, message = MODE_ANSWERS[batch.mode]
+    body = {
+        "success": True,
+        "mode": str(batch.mode),
+        "batch_id": str(batch.batch_id),
+        "message": message,
+        "files": files,
+        "warnings": batch.warnings,
+        "data": {
             "batch_id": str(batch.batch_id),
-            "message": "Quick validation completed.",
-            "files": files,
+            "status": batch_status,
+            "total_rows": batch.total_rows,
+            "files": [r.filename for r in batch.results],
+            "validation": files,
             "warnings": batch.warnings,
-        }
-        code = status.HTTP_200_OK
-    elif batch.mode == ImportMode.FULL:
-        body = {
-            "success": True,
-            "mode": "full",
-            "data": {
-                "batch_id": str(batch.batch_id),
-                "status": "pending",
-                "total_rows": batch.total_rows,
-                "files": names,
-                "validation": files,
-                "warnings": batch.warnings,
-                "message": f"Import job started for {sum(r.valid for r in batch.results)} of {len(files)} files.",
-            },
-        }
-        code = status.HTTP_202_ACCEPTED
-    else:
-        body = {
-            "success": True,
-            "mode": "both",
-            "batch_id": str(batch.batch_id),
-            "message": "Quick validation completed. Import job started.",
-            "files": files,
-            "warnings": batch.warnings,
-            "data": {
-                "status": "pending",
-                "total_rows": batch.total_rows,
-                "files": names,
-                "message": f"Importing {sum(r.valid for r in batch.results)} of {len(files)} files in the background.",
-            },
-        }
-        code = status.HTTP_200_OK
+            "message": _data_message(batch.mode, valid, len(files)),
+        },
+    }
     if batch.all_failed:
         body["success"] = False
         body["error"] = "All files failed validation."
-        if "data" in body:
-            body["data"]["status"] = "failed"
+        body["data"]["status"] = "failed"
         code = status.HTTP_422_UNPROCESSABLE_ENTITY
     return Response(body, status=code)
 
 
+def _import_answer(name: str, mode: str, code: int, batch_status: str, message: str, data_message: str):
+    check = {"filename": "sales_small.csv", "table_name": "sales", "valid": True, "rows": 10, "error": None}
+    batch_id = "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e"
+    return OpenApiExample(
+        name,
+        value={
+            "success": True,
+            "mode": mode,
+            "batch_id": batch_id,
+            "message": message,
+            "files": [check],
+            "warnings": [],
+            "data": {
+                "batch_id": batch_id,
+                "status": batch_status,
+                "total_rows": 10,
+                "files": ["sales_small.csv"],
+                "validation": [check],
+                "warnings": [],
+                "message": data_message,
+            },
+        },
+        status_codes=[str(code)],
+        response_only=True,
+    )
+
+
+IMPORT_EXAMPLES = [
+    _import_answer(
+        f"mode={mode}",
+        mode,
+        answer[1],
+        answer[0],
+        answer[2],
+        _data_message(mode, 1, 1),
+    )
+    for mode, answer in MODE_ANSWERS.items()
+    if mode in s.IMPORT_MODES
+] + [
+    OpenApiExample(
+        "Unknown mode",
+        value={
+            "success": False,
+            "error": "mode: 'qiuck' is not a mode. Use quick (validate only), full (validate and import) or both; "
+            "empty means both.",
+            "code": "invalid_mode",
+            "mode": "qiuck",
+            "field": "mode",
+        },
+        status_codes=["400"],
+        response_only=True,
+    ),
+]
+IMPORT_REFUSED = OpenApiResponse(s.ImportRefusedSerializer, description="Nothing stored; `error` says why.")
+
+
 class ImportView(APIView):
+    """Upload files (multipart, field `files`, one or more): quick validation, or validation and import."""
+
     permission_classes = [IsAuthenticated, CanUpload]
     parser_classes = [MultiPartParser, FormParser]
+    serializer_class = s.ImportFormSerializer  # the browsable API's form; the view reads request.data itself
+
+    def get_serializer(self, *args, **kwargs):
+        return self.serializer_class(*args, **kwargs)
 
     @extend_schema(
-        request={"multipart/form-data": ImportRequestSerializer},
-        responses={200: dict, 202: dict, 400: dict, 413: dict, 422: dict},
+        summary="What an upload accepts: the modes and the limits",
+        responses={200: s.IMPORT_RULES_ENVELOPE, **ERRORS_AUTH},
+        examples=[
+            OpenApiExample(
+                "Rules",
+                value={
+                    "success": True,
+                    "data": {
+                        "modes": s.MODE_DESCRIPTIONS,
+                        "default_mode": "both",
+                        "max_files": 100,
+                        "max_file_bytes": 1073741824,
+                        "max_request_bytes": 2147483648,
+                    },
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request):
+        return ok(
+            {
+                "modes": s.MODE_DESCRIPTIONS,
+                "default_mode": mode_normalize(""),
+                "max_files": settings.UPLOAD_MAX_FILES,
+                "max_file_bytes": settings.UPLOAD_MAX_FILE_BYTES,
+                "max_request_bytes": settings.UPLOAD_MAX_REQUEST_BYTES,
+            }
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImportRequestSerializer},
+        responses={
+            200: OpenApiResponse(s.ImportResponseSerializer, description="quick and both"),
+            202: OpenApiResponse(s.ImportResponseSerializer, description="full: queued"),
+            400: IMPORT_REFUSED,
+            **ERRORS_AUTH,
+            413: IMPORT_REFUSED,
+            422: OpenApiResponse(s.ImportResponseSerializer, description="Every file failed validation."),
+            503: OpenApiResponse(s.ImportRefusedSerializer, description="The upload folder is not writable."),
+        },
+        examples=IMPORT_EXAMPLES,
         summary="Upload files: quick validation, or validation and background import",
+        description="Every mode answers with the same keys (see the examples); `mode` defaults to both.",
     )
     def post(self, request):
         # Refuse an oversized request before its body is parsed (request.data reads it all).
@@ -204,22 +298,161 @@ def _text_param(request, name: str, *, max_length: int) -> str | None:
     return raw or None
 
 
-class JobsView(APIView):
+def _batch_uuid(batch_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(batch_id))
+    except ValueError:
+        raise NotFound("Job not found.") from None
+
+
+def file_job_get(request, batch_id: str, job_id: int) -> ImportJob:
+    """The job of one file of a batch, if the caller may see it; else a 404."""
+    job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
+    if job is None:
+        raise NotFound("Job not found.")
+    return job
+
+
+def job_errors_csv(request, batch_id: str, job_id: int) -> FileResponse:
+    """GET .../files/<job_id>/errors.csv: every rejected row of the file."""
+    job = file_job_get(request, batch_id, job_id)
+    path = Path(job.errors_file) if job.errors_file else None
+    if path is None or not path.exists():
+        raise NotFound("This file has no rejected rows.", code="no_errors")
+    stem = Path(job.original_filename).stem or f"job-{job.id}"
+    return FileResponse(
+        path.open("rb"),
+        as_attachment=True,
+        filename=f"{stem}-errors.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+def job_archive_get(request, batch_id: str, job_id: int):
+    """GET .../files/<job_id>/archive: the local archive's copy, or a redirect to the Drive copy."""
+    job = file_job_get(request, batch_id, job_id)
+    path = job_archive_local_path(job)
+    if path is not None:
+        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+    if job.archive_url.startswith("https://"):
+        return HttpResponseRedirect(job.archive_url)
+    raise NotFound("This file is not in the archive.", code="not_archived")
+
+
+BATCH_ID = OpenApiParameter(
+    "batch_id",
+    OpenApiTypes.UUID,
+    OpenApiParameter.PATH,
+    description="The batch's id (`batch_id` of the upload).",
+)
+JOB_ID = OpenApiParameter(
+    "job_id", int, OpenApiParameter.PATH, description="The file's job id (`files[].id`)."
+)
+# A file of a batch: the actions below add their own name after it.
+FILE_PATH = r"files/(?P<job_id>[0-9]+)/"
+
+
+def file_action(name: str, **kwargs):
+    """`@action` for `/api/jobs/<batch_id>/files/<job_id>/<name>`, named `api-job-<url_name>`."""
+    kwargs.setdefault("methods", ["get"])
+    return action(detail=True, url_path=FILE_PATH + name, **kwargs)
+
+
+BATCH_EXAMPLE = {
+    "batch_id": "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e",
+    "table_name": "sales",
+    "dist_id": "31001",
+    "status": "completed_with_errors",
+    "total_rows": 10,
+    "processed_rows": 10,
+    "success_count": 9,
+    "error_count": 1,
+    "error_details": [{"filename": "sales_small.csv", "errors": ["Row 4: qty: 'ten' is not a whole number"]}],
+    "files": [
+        {
+            "id": 12,
+            "filename": "sales_small.csv",
+            "table_name": "sales",
+            "status": 9,
+            "status_label": "Processing complete",
+            "total_rows": 10,
+            "processed_rows": 10,
+            "success_count": 9,
+            "error_count": 1,
+        }
+    ],
+    "created_at": "2026-10-31T08:00:00+07:00",
+    "completed_at": "2026-10-31T08:00:04+07:00",
+}
+
+
+JOB_EXAMPLE = {
+    "id": 12,
+    "batch_id": "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e",
+    "filename": "sales_small.csv",
+    "source_name": "",
+    "table_name": "sales",
+    "dist_id": "31001",
+    "mode": "full",
+    "status": 9,
+    "status_label": "Processing complete",
+    "total_rows": 10,
+    "processed_rows": 10,
+    "success_count": 9,
+    "error_count": 1,
+    "duplicate_count": 0,
+    "inserted_count": 9,
+    "updated_count": 0,
+    "skipped_count": 0,
+    "repeated_count": 0,
+    "error": None,
+    "error_code": None,
+    "errors": [
+        {"row": 4, "column": "qty", "value": "ten", "code": "invalid_int", "message": "not a whole number"}
+    ],
+    "has_errors_file": True,
+    "warnings": [],
+    "summary": {},
+    "notes": "Processed 10 rows; Archived locally",
+    "attempts": 1,
+    "archive_status": "done",
+    "archive_file_id": "sales/2026/10/31001_sales_small.csv",
+    "archive_url": "/api/jobs/7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e/files/12/archive",
+    "archive_error": None,
+    "archived_at": "2026-10-31T08:00:05+07:00",
+    "uploaded_by": "admin",
+    "created_at": "2026-10-31T08:00:00+07:00",
+    "started_at": "2026-10-31T08:00:01+07:00",
+    "completed_at": "2026-10-31T08:00:04+07:00",
+    "updated_at": "2026-10-31T08:00:05+07:00",
+}
+
+
+class JobViewSet(viewsets.ViewSet):
+    """Batches (one upload's files, by `batch_id`) and each file's job: list, one batch, its jobs' details,
+    and per file the rejected rows, the archived original and the revert."""
+
+    lookup_field = "batch_id"
+    lookup_value_regex = "[^/]+"
+
     @extend_schema(
         parameters=[
             OpenApiParameter("limit", int, description="How many batches: 1 to 500 (default 50)."),
             OpenApiParameter("offset", int, description="Batches to skip: 0 to 1000000000 (default 0)."),
-            OpenApiParameter("status", str, enum=list(BATCH_STATUSES)),
+            OpenApiParameter("status", str, enum=list(BATCH_STATUSES), description="The batch's status."),
             OpenApiParameter("dist_id", str, description="At most 50 characters."),
             OpenApiParameter("table_name", str, description="At most 63 characters."),
             OpenApiParameter("created_after", str, description="Date or date-time."),
             OpenApiParameter("created_before", str, description="Date or date-time."),
         ],
-        responses={200: dict, 400: dict},
+        responses={200: s.BATCH_LIST_ENVELOPE, 400: ERROR, **ERRORS_AUTH},
+        examples=[
+            OpenApiExample("Batches", value={"success": True, "data": [BATCH_EXAMPLE]}, response_only=True)
+        ],
         summary="Recent batches, newest first",
         operation_id="jobs_list",
     )
-    def get(self, request):
+    def list(self, request):
         batch_status = request.query_params.get("status") or None
         if batch_status and batch_status not in BATCH_STATUSES:
             raise InvalidParameter(
@@ -241,26 +474,28 @@ class JobsView(APIView):
         )
         return ok(data)
 
-
-def _batch_uuid(batch_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound("Job not found.") from None
-
-
-class JobView(APIView):
-    @extend_schema(responses={200: dict, 404: dict}, summary="One batch and its files")
-    def get(self, request, batch_id):
+    @extend_schema(
+        parameters=[BATCH_ID],
+        responses={200: s.BATCH_ENVELOPE, **ERRORS_READ},
+        examples=[
+            OpenApiExample("Batch", value={"success": True, "data": BATCH_EXAMPLE}, response_only=True)
+        ],
+        summary="One batch and its files",
+    )
+    def retrieve(self, request, batch_id):
         batch = batch_get(user=request.user, batch_id=_batch_uuid(batch_id))
         if batch is None:
             raise NotFound("Job not found.")
         return ok(batch)
 
-
-class JobDetailsView(APIView):
-    @extend_schema(responses={200: dict, 404: dict}, summary="Every field of each file's job in a batch")
-    def get(self, request, batch_id):
+    @extend_schema(
+        parameters=[BATCH_ID],
+        responses={200: s.JOB_DETAILS_ENVELOPE, **ERRORS_READ},
+        examples=[OpenApiExample("Jobs", value={"success": True, "data": [JOB_EXAMPLE]}, response_only=True)],
+        summary="Every field of each file's job in a batch",
+    )
+    @action(detail=True)
+    def details(self, request, batch_id):
         jobs = (
             jobs_visible(request.user)
             .filter(batch_id=_batch_uuid(batch_id))
@@ -271,39 +506,34 @@ class JobDetailsView(APIView):
             raise NotFound("Job not found.")
         return ok([job_detail_dict(j) for j in jobs])
 
-
-class JobErrorsCsvView(APIView):
     @extend_schema(
-        responses={(200, "text/csv"): bytes, 404: dict}, summary="Every rejected row of one file, as CSV"
+        parameters=[BATCH_ID, JOB_ID],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The rejected rows, as CSV."),
+            **ERRORS_READ,
+        },
+        summary="Every rejected row of one file, as CSV",
     )
-    def get(self, request, batch_id, job_id):
-        job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
-        if job is None:
-            raise NotFound("Job not found.")
-        path = Path(job.errors_file) if job.errors_file else None
-        if path is None or not path.exists():
-            raise NotFound("This file has no rejected rows.", code="no_errors")
-        stem = Path(job.original_filename).stem or f"job-{job.id}"
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=f"{stem}-errors.csv",
-            content_type="text/csv; charset=utf-8",
-        )
+    @file_action(r"errors\.csv", url_name="errors")
+    def errors(self, request, batch_id, job_id):
+        return job_errors_csv(request, batch_id, int(job_id))
 
-
-class JobArchiveView(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): bytes, 302: None, 404: dict},
+        parameters=[BATCH_ID, JOB_ID],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The original file (local archive)."
+            ),
+            302: OpenApiResponse(description="The Drive copy: `Location` is its Google Drive address."),
+            **ERRORS_READ,
+        },
         summary="The archived original of one file (local archive; a Drive copy redirects to Drive)",
     )
-    def get(self, request, batch_id, job_id):
-        job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
-        if job is None:
-            raise NotFound("Job not found.")
-        path = job_archive_local_path(job)
-        if path is not None:
-            return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
-        if job.archive_url.startswith("https://"):
-            return HttpResponseRedirect(job.archive_url)
-        raise NotFound("This file is not in the archive.", code="not_archived")
+    @file_action("archive")
+    def archive(self, request, batch_id, job_id):
+        return job_archive_get(request, batch_id, int(job_id))
+
+    @extend_schema(parameters=[BATCH_ID, JOB_ID], **revert.REVERT_SCHEMA)
+    @file_action("revert", methods=["post"], permission_classes=[IsAuthenticated, revert.CanRevert])
+    def revert(self, request, batch_id, job_id):
+        return revert.job_revert(request, batch_id, int(job_id))

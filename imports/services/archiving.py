@@ -15,7 +15,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
@@ -200,7 +199,7 @@ def job_archive_local_path(job: ImportJob) -> Path | None:
 
 def _archive_done(job: ImportJob, archived: ArchivedFile, *, kind: str, source: Path) -> ImportJob:
     if kind == LocalArchive.kind:
-        url = reverse("api-job-archive", kwargs={"batch_id": str(job.batch_id), "job_id": job.id})
+        url = ""  # downloaded through the API: selectors.job_archive_url builds the link
         note = "Archived locally"
     else:
         url = archived.url

@@ -1,8 +1,8 @@
 """Serializers of the table configuration API: input ones only validate, the services do the writing."""
 
-from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from importhub.api import ChoicesListed, envelope
 from tableconfig.models import Alias, ColumnConfig, DataType, ImportTable
 from tableconfig.naming import normalize_name
 from tableconfig.services import COLUMN_OPTIONS, TABLE_FIELDS
@@ -80,7 +80,7 @@ class TableDetailSerializer(TableSerializer):
 # --- Input --------------------------------------------------------------------------------------
 
 
-class TableColumnSerializer(serializers.ModelSerializer):
+class TableColumnSerializer(ChoicesListed, serializers.ModelSerializer):
     """One initial column of a new table, spelt as the older app's clients send it (`name`, `type`)."""
 
     name = serializers.CharField(
@@ -106,7 +106,7 @@ class TableColumnSerializer(serializers.ModelSerializer):
         extra_kwargs = {"is_mandatory": {"default": True}}
 
 
-class TableCreateSerializer(serializers.ModelSerializer):
+class TableCreateSerializer(ChoicesListed, serializers.ModelSerializer):
     columns = TableColumnSerializer(many=True)
 
     class Meta:
@@ -119,12 +119,14 @@ class TableCreateSerializer(serializers.ModelSerializer):
         return value
 
 
-class TableUpdateSerializer(serializers.ModelSerializer):
+class TableUpdateSerializer(ChoicesListed, serializers.ModelSerializer):
     """Any of a table's settings; a new table_name renames its physical table."""
 
     class Meta:
         model = ImportTable
         fields = TABLE_FIELDS
+        # PUT changes what it is sent, like PATCH (the older app's clients send one setting).
+        extra_kwargs = {name: {"required": False} for name in TABLE_FIELDS}
 
     def validate(self, attrs: dict) -> dict:
         if not attrs:
@@ -139,14 +141,14 @@ class TableFilenameSerializer(serializers.ModelSerializer):
         extra_kwargs = {"allowed_filename": {"required": True}}
 
 
-class ColumnCreateSerializer(serializers.ModelSerializer):
+class ColumnCreateSerializer(ChoicesListed, serializers.ModelSerializer):
     class Meta:
         model = ColumnConfig
         fields = ("column_name", "data_type", *COLUMN_OPTION_FIELDS)
         extra_kwargs = {"data_type": {"required": True, "error_messages": DATA_TYPE_ERRORS}}
 
 
-class ColumnUpdateSerializer(serializers.ModelSerializer):
+class ColumnUpdateSerializer(ChoicesListed, serializers.ModelSerializer):
     """Any of a column's rules; the name cannot change (it is the physical column's name)."""
 
     class Meta:
@@ -167,25 +169,7 @@ class AliasCreateSerializer(serializers.ModelSerializer):
         extra_kwargs = {"alias_name": {"validators": [alias_name_validate]}}
 
 
-# --- The envelope, for the OpenAPI document -------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    success = serializers.BooleanField(default=False)
-    error = serializers.CharField()
-    code = serializers.CharField(required=False)
-
-
-def envelope(name: str, data: serializers.Serializer) -> serializers.Serializer:
-    """`{"success": true, "data": ...}` around `data`, named for the OpenAPI document."""
-    return inline_serializer(
-        name=name, fields={"success": serializers.BooleanField(default=True), "data": data}
-    )
-
+# --- Answers, for the OpenAPI document ------------------------------------------------------------
 
 COLUMN_CHANGED_ENVELOPE = envelope("ColumnChangedResponse", ColumnChangedSerializer())
 TABLE_CHANGED_ENVELOPE = envelope("TableChangedResponse", TableChangedSerializer())
-MESSAGE_ENVELOPE = inline_serializer(
-    name="MessageResponse",
-    fields={"success": serializers.BooleanField(default=True), "message": serializers.CharField()},
-)

@@ -50,6 +50,7 @@ def _upload(slug: str) -> dict:
 
 
 ENDPOINTS = [
+    Endpoint("api-root", "get", "/api/"),
     Endpoint("tables-list", "get", "/api/tables"),
     Endpoint(
         "tables-create",
@@ -137,6 +138,7 @@ ENDPOINTS = [
         200,
         written=lambda c: not Alias.objects.filter(pk=c["alias"]).exists(),
     ),
+    Endpoint("import-rules", "get", "/api/import"),
     # Quick mode: the answer is the effect (nothing is stored).
     Endpoint(
         "import",

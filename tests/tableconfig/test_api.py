@@ -218,7 +218,7 @@ def _column(**extra):
         ),
         (
             {"table_name": "products", "columns": [_column(role="boss")]},
-            'columns[0].role: "boss" is not a valid choice.',
+            'columns[0].role: "boss" is not a valid choice; use one of "distributor", "period", "amount", "export_date".',
         ),
         (
             {"table_name": "products", "columns": [_column(aliases=["SKU", ""])]},
@@ -278,7 +278,7 @@ def _column(**extra):
         ),
         (
             {"table_name": "products", "on_duplicate": "merge", "columns": [_column()]},
-            'on_duplicate: "merge" is not a valid choice.',
+            'on_duplicate: "merge" is not a valid choice; use one of "update", "skip", "reject".',
         ),
         (
             {"table_name": "products", "distributor_prefix_length": 0, "columns": [_column()]},
@@ -516,10 +516,19 @@ def test_table_update_renames_the_physical_table_with_its_rows(admin_api, stocks
     ("body", "message"),
     [
         ({}, "Send at least one of: table_name, display_name, allowed_filename, description, is_active"),
-        ({"on_duplicate": "merge"}, 'on_duplicate: "merge" is not a valid choice.'),
-        ({"decimal_separator": ";"}, 'decimal_separator: ";" is not a valid choice.'),
-        ({"thousands_separator": "_"}, 'thousands_separator: "_" is not a valid choice.'),
-        ({"distributor_match": "fuzzy"}, 'distributor_match: "fuzzy" is not a valid choice.'),
+        (
+            {"on_duplicate": "merge"},
+            'on_duplicate: "merge" is not a valid choice; use one of "update", "skip", "reject".',
+        ),
+        ({"decimal_separator": ";"}, 'decimal_separator: ";" is not a valid choice; use one of ".", ",".'),
+        (
+            {"thousands_separator": "_"},
+            'thousands_separator: "_" is not a valid choice; use one of "", ",", ".", " ", "\'".',
+        ),
+        (
+            {"distributor_match": "fuzzy"},
+            'distributor_match: "fuzzy" is not a valid choice; use one of "prefix", "exact".',
+        ),
         (
             {"thousands_separator": "."},
             "thousands_separator: The thousands separator cannot be the decimal separator ('.'): "
@@ -811,7 +820,10 @@ def test_column_update_that_would_lose_values_is_refused_and_nothing_changes(adm
         ({"data_type": "varchar"}, 'data_type: "varchar" is not a valid type'),
         ({"is_mandatory": "perhaps"}, "is_mandatory: Must be a valid boolean."),
         ({"max_length": "long"}, "max_length: A valid integer is required."),
-        ({"role": "boss"}, 'role: "boss" is not a valid choice.'),
+        (
+            {"role": "boss"},
+            'role: "boss" is not a valid choice; use one of "distributor", "period", "amount", "export_date".',
+        ),
         ({"date_format": "yyyy"}, "date_format: 'yyyy' is not a strftime format"),
     ],
     ids=["empty", "unknown-type", "not-a-boolean", "not-an-integer", "unknown-role", "bad-date-format"],

@@ -6,6 +6,7 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
+from imports.selectors import job_archive_url
 from imports.services.archiving import archive_retry, job_archive_run
 
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             job = job_archive_run(job_id=job_id)
             if job is None:
                 continue
-            detail = job.archive_url or job.archive_error
+            detail = job_archive_url(job) or job.archive_error
             self.stdout.write(f"job {job.id} {job.original_filename}: {job.archive_status} {detail}".rstrip())
             failed += job.archive_status != "done"
         if failed:
