@@ -277,6 +277,14 @@ for _network in METRICS_ALLOWED_IPS:
             f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or network."
         ) from exc
 
+# --- make run (scripts/run.sh) ---------------------------------------------------------------------
+# The admin login `make run` creates (ensure_admin): ADMIN_PASSWORD empty means generated and shown once.
+ADMIN_USERNAME = env("ADMIN_USERNAME", default="admin")
+ADMIN_PASSWORD = env("ADMIN_PASSWORD", default="")
+RUN_ADDR = env("RUN_ADDR", default="127.0.0.1:8000")
+# Where `make run` writes the server's and the worker's full logs (the terminal shows a summary line each).
+RUN_LOG_DIR = env_path("RUN_LOG_DIR", BASE_DIR / "var" / "log")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
