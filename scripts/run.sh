@@ -123,9 +123,11 @@ tail -c "+$web_from" -F "$web_log" 2>/dev/null | sed -u -n -E \
   -e 's#^\[[^]]* ([0-9:]+)\] "([A-Z]+) ([^ ]*) [^"]*" ([0-9]+) .*#\1  \2 \3  \4#p' \
   -e 's#^[0-9-]+ ([0-9:]+),[0-9]+ (ERROR|CRITICAL) [^:]*: (.*)#\1  server \2: \3 (details in '"$web_log"')#p' &
 followers+=("$(jobs -p %%)")
+disown # stopped by its process group, without bash's "Terminated" notice
 tail -c "+$worker_from" -F "$worker_log" 2>/dev/null | sed -u -n -E \
   -e 's#^[0-9-]+ ([0-9:]+),[0-9]+ (WARNING|ERROR|CRITICAL) [^:]*: (.*)#\1  worker \2: \3 (details in '"$worker_log"')#p' &
 followers+=("$(jobs -p %%)")
+disown # stopped by its process group, without bash's "Terminated" notice
 
 set +e
 wait -n "$worker" "$web"

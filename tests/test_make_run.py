@@ -165,7 +165,11 @@ def test_make_run_ends_with_one_block_whose_url_and_login_work_and_stops_every_p
 
         # One short line per request (static files left out), after the block.
         terminal.wait_for(
-            lambda lines: True if any(re.fullmatch(r"[\d:]+  POST /accounts/login/\S*  302", t) for _, t in lines) else None,
+            lambda lines: (
+                True
+                if any(re.fullmatch(r"[\d:]+  POST /accounts/login/\S*  302", t) for _, t in lines)
+                else None
+            ),
             timeout=10,
             what="request line for the login",
         )
