@@ -96,97 +96,207 @@ def _block(lines) -> tuple[int, list[str]] | None:
     return None
 
 
-def test_make_run_ends_with_one_block_whose_url_and_login_work_and_stops_every_process(tmp_path):
-    port = _free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD", "DEBUG"}
-    }
-    environment.update(
-        {
-            # A database and log folder of this test's own; the ORM broker, as a new user's `make run` has.
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
-            "RUN_ADDR": f"127.0.0.1:{port}",
-            "RUN_LOG_DIR": str(tmp_path / "log"),
-            "ADMIN_USERNAME": "admin",
-            "CACHE_DIR": str(tmp_path / "cache"),
-            "UPLOAD_DIR": str(tmp_path / "uploads"),
+class Run:
+    """scripts/run.sh started as `make run` starts it, on a database and log folder of the test's own."""
+
+    def __init__(self, tmp_path: Path, **environment: str):
+        self.port = _free_port()
+        self.log_dir = tmp_path / "log"
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "ADMIN_PASSWORD", "DEBUG"}
         }
+        env.update(
+            {
+                # The ORM broker and SQLite, as a new user's `make run` has.
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+                "RUN_ADDR": f"127.0.0.1:{self.port}",
+                "RUN_LOG_DIR": str(self.log_dir),
+                "ADMIN_USERNAME": "admin",
+                "CACHE_DIR": str(tmp_path / "cache"),
+                "UPLOAD_DIR": str(tmp_path / "uploads"),
+                **environment,
+            }
+        )
+        self.process = subprocess.Popen(
+            ["bash", "scripts/run.sh"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.terminal = Terminal(self.process)
+        self.started: dict[int, str] = {}
+
+    def block(self) -> tuple[int, dict[str, str], list[str]]:
+        """The block's last line's index and its fields, once it is printed; every process started by then."""
+        end, block = self.terminal.wait_for(_block, timeout=240, what="closing line of the block")
+        self.started = _descendants(self.process.pid)
+        fields = {m[1]: m[2] for line in block if (m := re.match(r"\s+(Open|Admin login|Logs)\s+(.*)", line))}
+        return end, fields, block
+
+    def stop(self, signum: int) -> dict[int, str]:
+        """Send `signum` to the script's process group; the processes still running afterwards (killed then)."""
+        os.killpg(self.process.pid, signum)
+        try:
+            self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            left = {pid: c for pid, c in self.started.items() if _alive(pid, c)}
+            for pid in left:
+                os.kill(pid, signal.SIGKILL)
+        return left
+
+
+def _log_in(url: str, password: str) -> requests.Session:
+    browser = requests.Session()
+    page = browser.get(url, timeout=30)
+    assert page.status_code == 200 and page.url.endswith("/accounts/login/?next=/"), page.url
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
+    answer = browser.post(
+        page.url, data={"username": "admin", "password": password, "csrfmiddlewaretoken": token}, timeout=30
     )
-    process = subprocess.Popen(
-        ["bash", "scripts/run.sh"],
-        cwd=settings.BASE_DIR,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    terminal = Terminal(process)
-    started: dict[int, str] = {}
+    assert answer.status_code == 200 and answer.url == url, answer.url
+    admin = browser.get(f"{url}admin/", timeout=30)
+    assert admin.status_code == 200 and "Site administration" in admin.text
+    return browser
+
+
+def test_make_run_ends_with_one_block_whose_url_and_login_work_and_stops_every_process(tmp_path):
+    run = Run(tmp_path)
     try:
-        end, block = terminal.wait_for(_block, timeout=240, what="closing line of the block")
-        started = _descendants(process.pid)
-        assert any("qcluster" in c for c in started.values()), started
-        assert any("runserver" in c for c in started.values()), started
+        end, fields, block = run.block()
+        assert any("qcluster" in c for c in run.started.values()), run.started
+        assert any("runserver" in c for c in run.started.values()), run.started
 
         # The block: where to go, the login to use, where the logs are.
-        fields = {m[1]: m[2] for line in block if (m := re.match(r"\s+(Open|Admin login|Logs)\s+(.*)", line))}
-        assert fields["Open"] == f"http://127.0.0.1:{port}/"
+        assert fields["Open"] == f"http://127.0.0.1:{run.port}/"
         login = re.match(r"admin / (\S+)\s+\(generated, shown this once", fields["Admin login"])
         assert login, fields
         for name in ("web.log", "worker.log", "setup.log"):
-            assert str(tmp_path / "log" / name) in fields["Logs"]
-            assert (tmp_path / "log" / name).exists()
+            assert str(run.log_dir / name) in fields["Logs"]
+            assert (run.log_dir / name).exists()
         assert "Ctrl-C stops the server and the worker" in "\n".join(block)
-        # Nothing before the block repeats the password: it is said once, in the block.
-        assert terminal.text().count(login[1]) == 1
+        # The password is said once, in the block.
+        assert run.terminal.text().count(login[1]) == 1
 
         # The block stays the last thing on the terminal: the start-up chatter went to the log files.
         time.sleep(4)
-        assert len(terminal.lines) == end + 1, terminal.text()
-        assert "Starting development server" in (tmp_path / "log" / "web.log").read_text()
-        assert " running." in (tmp_path / "log" / "worker.log").read_text()
+        assert len(run.terminal.lines) == end + 1, run.terminal.text()
+        assert "Starting development server" in (run.log_dir / "web.log").read_text()
+        assert " running." in (run.log_dir / "worker.log").read_text()
 
         # The printed URL answers with the login page; the printed login logs in.
-        browser = requests.Session()
-        page = browser.get(fields["Open"], timeout=30)
-        assert page.status_code == 200 and page.url.endswith("/accounts/login/?next=/"), page.url
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)[1]
-        answer = browser.post(
-            page.url,
-            data={"username": "admin", "password": login[1], "csrfmiddlewaretoken": token},
-            timeout=30,
-        )
-        assert answer.status_code == 200 and answer.url == fields["Open"], answer.url
-        admin = browser.get(f"{fields['Open']}admin/", timeout=30)
-        assert admin.status_code == 200 and "Site administration" in admin.text
+        _log_in(fields["Open"], login[1])
 
         # One short line per request (static files left out), after the block.
-        terminal.wait_for(
+        run.terminal.wait_for(
             lambda lines: (
-                True
-                if any(re.fullmatch(r"[\d:]+  POST /accounts/login/\S*  302", t) for _, t in lines)
-                else None
+                any(re.fullmatch(r"[\d:]+  POST /accounts/login/\S*  302", t) for _, t in lines) or None
             ),
             timeout=10,
             what="request line for the login",
         )
-        after = [t for _, t in terminal.lines[end + 1 :]]
+        after = [t for _, t in run.terminal.lines[end + 1 :]]
         assert all(re.fullmatch(r"[\d:]+  (GET|POST) \S+  \d{3}", t) for t in after), after
         assert not any("/static/" in t for t in after)
+
+        # An error in either log shows as one line naming the file with the details (lines as LOGGING writes them).
+        with open(run.log_dir / "web.log", "a") as log:
+            log.write(
+                "2026-12-02 10:11:12,345 ERROR django.request: Internal Server Error: /boom\nTraceback ...\n"
+            )
+        with open(run.log_dir / "worker.log", "a") as log:
+            log.write("2026-12-02 10:11:13,345 ERROR django-q: Failed [import_job_run] - no such table\n")
+        shown = run.terminal.wait_for(
+            lambda lines: (
+                [t for _, t in lines if "10:11:1" in t]
+                if len([t for _, t in lines if "10:11:1" in t]) == 2
+                else None
+            ),
+            timeout=10,
+            what="error lines",
+        )
+        assert shown == [
+            f"10:11:12  server ERROR: Internal Server Error: /boom (details in {run.log_dir / 'web.log'})",
+            f"10:11:13  worker ERROR: Failed [import_job_run] - no such table (details in {run.log_dir / 'worker.log'})",
+        ]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # what `timeout` (and a closed terminal) sends
-        try:
-            process.wait(timeout=60)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-            left = {pid: c for pid, c in (started or {}).items() if _alive(pid, c)}
-            for pid in left:
-                os.kill(pid, signal.SIGKILL)
-    assert process.returncode == 0, terminal.text()
-    assert terminal.text().endswith("[run] Stopped."), terminal.text()
+        left = run.stop(signal.SIGTERM)  # what `timeout` (and a closed terminal) sends
+    assert run.process.returncode == 0, run.terminal.text()
+    assert run.terminal.text().endswith("[run] Stopped."), run.terminal.text()
     assert not left, f"still running after the stop: {left}"
-    assert "has stopped." in (tmp_path / "log" / "worker.log").read_text()
+    assert "has stopped." in (run.log_dir / "worker.log").read_text()
+
+
+def test_make_run_again_with_admin_password_and_ctrl_c(tmp_path):
+    """A second start on the same database: ADMIN_PASSWORD is the login that works, the old logs are gone,
+    and Ctrl-C (SIGINT to the terminal's foreground group: the script's) stops everything."""
+    first = Run(tmp_path)
+    try:
+        first.block()
+    finally:
+        assert not first.stop(signal.SIGINT)
+    assert "Traceback" not in (tmp_path / "log" / "web.log").read_text()
+    (tmp_path / "log" / "web.log").write_text("A LINE OF THE LAST RUN\n")
+
+    again = Run(tmp_path, ADMIN_PASSWORD="chosen-at-the-second-run")
+    try:
+        _, fields, _ = again.block()
+        assert fields["Admin login"] == "admin / chosen-at-the-second-run  (from ADMIN_PASSWORD)"
+        _log_in(fields["Open"], "chosen-at-the-second-run")
+        assert "A LINE OF THE LAST RUN" not in (tmp_path / "log" / "web.log").read_text()
+    finally:
+        left = again.stop(signal.SIGINT)
+    assert again.process.returncode == 0, again.terminal.text()
+    assert again.terminal.text().endswith("[run] Stopped."), again.terminal.text()
+    assert not left, f"still running after Ctrl-C: {left}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("existing", "wanted", "printed", "works"),
+    [
+        pytest.param(None, "", r"admin / (\S+)  \(generated, shown this once", None, id="new-generated"),
+        pytest.param(
+            None,
+            "chosen-pw-1",
+            r"admin / chosen-pw-1  \(from ADMIN_PASSWORD\)",
+            "chosen-pw-1",
+            id="new-chosen",
+        ),
+        pytest.param(
+            "old-pw",
+            "chosen-pw-2",
+            r"admin / chosen-pw-2  \(from ADMIN_PASSWORD\)",
+            "chosen-pw-2",
+            id="reset",
+        ),
+        pytest.param(
+            "old-pw", "", r"admin \(password unchanged, .*changepassword admin\)", "old-pw", id="kept"
+        ),
+    ],
+)
+def test_ensure_admin_prints_the_login_that_works(
+    django_user_model, settings, existing, wanted, printed, works
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    if existing:
+        django_user_model.objects.create_superuser(username="admin", email="", password=existing)
+    settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD = "admin", wanted
+    out = StringIO()
+    call_command("ensure_admin", stdout=out)
+    line = out.getvalue().strip()
+    match = re.match(printed, line)
+    assert match, line
+    user = django_user_model.objects.get(username="admin")
+    assert user.is_superuser and user.check_password(works or match[1])
+    if existing and wanted:
+        assert not user.check_password(existing)

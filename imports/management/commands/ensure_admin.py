@@ -21,7 +21,11 @@ class Command(BaseCommand):
         if user is None:
             password = wanted or secrets.token_urlsafe(12)
             users.create_superuser(username=username, email="", password=password)
-            how = "from ADMIN_PASSWORD" if wanted else "generated, shown this once: note it or set ADMIN_PASSWORD"
+            how = (
+                "from ADMIN_PASSWORD"
+                if wanted
+                else "generated, shown this once: note it or set ADMIN_PASSWORD"
+            )
             self.stdout.write(f"{username} / {password}  ({how})")
         elif wanted:
             # The password asked for is the one that works, also for a login made by an earlier run.
