@@ -51,7 +51,9 @@ stop() {
   trap - EXIT
   echo
   say "Stopping the server and the worker..."
-  kill -TERM "$web" "$worker" 2>/dev/null || true
+  # runserver takes SIGINT as its own Ctrl-C (and bash prints no "Terminated" notice for it).
+  kill -INT "$web" 2>/dev/null || true
+  kill -TERM "$worker" 2>/dev/null || true
   for group in "${followers[@]}"; do kill -TERM -- "-$group" 2>/dev/null || true; done
   for _ in $(seq 1 60); do
     kill -0 "$worker" 2>/dev/null || kill -0 "$web" 2>/dev/null || break
