@@ -181,6 +181,7 @@ def test_make_run_ends_with_one_block_whose_url_and_login_work_and_stops_every_p
             assert str(run.log_dir / name) in fields["Logs"]
             assert (run.log_dir / name).exists()
         assert "Ctrl-C stops the server and the worker" in "\n".join(block)
+        assert "   Debug pages  off (DEBUG=true make run turns them on)" in block
         # The password is said once, in the block.
         assert run.terminal.text().count(login[1]) == 1
 
