@@ -9,10 +9,9 @@ ROWS ?= 1000000
 setup:
 	@bash scripts/setup.sh
 
+# Migrates, loads the demo tables, creates the admin login, serves with a worker and prints one block:
+# the URL, the login, where the logs go (var/log/). See scripts/run.sh.
 run: setup
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo_config
-	$(PY) manage.py ensure_admin
 	@bash scripts/run.sh
 
 test:

@@ -31,8 +31,21 @@ class PageForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+# Help for the settings whose model field has none (a model help_text would need a migration). With the models'
+# help_text this is the one source of the help shown in admin and on the /config/ pages: use `field_help`.
+HELP_TEXTS = {
+    "decimal_separator": "Between the whole part and the decimals of the numbers in this table's files.",
+    "thousands_separator": "Groups the thousands of numbers, if the files do; it must differ from the decimal separator.",
+}
+
+
+def field_help(model, name: str) -> str:
+    """A configuration field's help text, the same in admin and on the /config/ pages."""
+    return HELP_TEXTS.get(name) or str(model._meta.get_field(name).help_text)
+
+
 def _field(model, name: str, **kwargs) -> forms.Field:
-    return model._meta.get_field(name).formfield(**kwargs)
+    return model._meta.get_field(name).formfield(help_text=field_help(model, name), **kwargs)
 
 
 def _types_mark(form: forms.Form) -> None:
@@ -52,18 +65,8 @@ class TableSettingsForm(PageForm):
         ImportTable, "reject_file_on_error", label="Reject the whole file on any error"
     )
     on_duplicate = _field(ImportTable, "on_duplicate", label="A row whose key is already there")
-    decimal_separator = _field(
-        ImportTable,
-        "decimal_separator",
-        label="Decimal separator",
-        help_text="Between the whole part and the decimals of the numbers in this table's files.",
-    )
-    thousands_separator = _field(
-        ImportTable,
-        "thousands_separator",
-        label="Thousands separator",
-        help_text="Groups the thousands of numbers, if the files do; it must differ from the decimal separator.",
-    )
+    decimal_separator = _field(ImportTable, "decimal_separator", label="Decimal separator")
+    thousands_separator = _field(ImportTable, "thousands_separator", label="Thousands separator")
     distributor_match = _field(ImportTable, "distributor_match", label="Distributor check")
     distributor_prefix_length = _field(
         ImportTable, "distributor_prefix_length", label="Distributor prefix length"

@@ -25,6 +25,7 @@ print(json.dumps({
     "whitenoise": "whitenoise.middleware.WhiteNoiseMiddleware" in settings.MIDDLEWARE,
     "finders": settings.WHITENOISE_USE_FINDERS,
     "filter": settings.DEFAULT_EXCEPTION_REPORTER_FILTER,
+    "database": settings.DATABASES["default"]["NAME"],
 }))
 ''']
 runpy.run_path("manage.py", run_name="__main__")
@@ -77,3 +78,16 @@ def test_settings_static_files_and_error_reports_are_safe_in_every_profile(envir
     assert loaded["whitenoise"] is True
     assert loaded["finders"] is finders  # production serves the collected files only
     assert loaded["filter"] == "importhub.reporting.SecretsHiddenFilter"
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        pytest.param({}, id="default"),
+        pytest.param({"DATABASE_URL": "sqlite:///db.sqlite3"}, id="relative-url"),
+    ],
+)
+def test_settings_sqlite_file_is_in_the_project_folder(environment):
+    """`DATABASE_URL=sqlite:///db.sqlite3` (.env.example's line) names the project's db.sqlite3 from any folder."""
+    loaded = settings_loaded(environment)
+    assert loaded["database"] == str(settings.BASE_DIR / "db.sqlite3")

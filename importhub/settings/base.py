@@ -78,8 +78,11 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///db.sqlite3")}
 _db = DATABASES["default"]
+# A relative SQLite file (sqlite:///db.sqlite3) is taken from the project folder, like the other paths.
+if _db["ENGINE"] == "django.db.backends.sqlite3" and _db["NAME"] not in ("", ":memory:"):
+    _db["NAME"] = str(BASE_DIR / _db["NAME"])
 if _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {}).update(
         {
@@ -285,6 +288,14 @@ for _network in METRICS_ALLOWED_IPS:
         raise ImproperlyConfigured(
             f"METRICS_ALLOWED_IPS: {_network!r} is not an IP address or network."
         ) from exc
+
+# --- make run (scripts/run.sh) ---------------------------------------------------------------------
+# The admin login `make run` creates (ensure_admin): ADMIN_PASSWORD empty means generated and shown once.
+ADMIN_USERNAME = env("ADMIN_USERNAME", default="admin")
+ADMIN_PASSWORD = env("ADMIN_PASSWORD", default="")
+RUN_ADDR = env("RUN_ADDR", default="127.0.0.1:8000")
+# Where `make run` writes the server's and the worker's full logs (the terminal shows a summary line each).
+RUN_LOG_DIR = env_path("RUN_LOG_DIR", BASE_DIR / "var" / "log")
 
 LOGGING = {
     "version": 1,

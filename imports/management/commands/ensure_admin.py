@@ -1,23 +1,40 @@
-"""Create the admin login once; the password comes from ADMIN_PASSWORD or is generated and printed."""
+"""Create the admin login `make run` prints; the password comes from ADMIN_PASSWORD or is generated."""
 
-import os
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create the superuser 'admin' (ADMIN_USERNAME) if missing; print its password once."
+    help = (
+        "Create the superuser ADMIN_USERNAME (default admin) if missing, with ADMIN_PASSWORD or a generated "
+        "password; set ADMIN_PASSWORD on an existing one. Prints one line: the login to use."
+    )
 
     def handle(self, *args, **options):
-        username = os.environ.get("ADMIN_USERNAME", "admin")
+        username = settings.ADMIN_USERNAME
+        wanted = settings.ADMIN_PASSWORD
         users = get_user_model().objects
-        if users.filter(username=username).exists():
-            self.stdout.write(f"Admin login: {username} (exists; password unchanged)")
-            return
-        password = os.environ.get("ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        users.create_superuser(username=username, email="", password=password)
-        self.stdout.write(self.style.SUCCESS(f"Admin login created: {username} / {password}"))
-        if not os.environ.get("ADMIN_PASSWORD"):
-            self.stdout.write("This password is shown once: note it, or set ADMIN_PASSWORD next time.")
+        user = users.filter(username=username).first()
+        if user is None:
+            password = wanted or secrets.token_urlsafe(12)
+            users.create_superuser(username=username, email="", password=password)
+            how = (
+                "from ADMIN_PASSWORD"
+                if wanted
+                else "generated, shown this once: note it or set ADMIN_PASSWORD"
+            )
+            self.stdout.write(f"{username} / {password}  ({how})")
+        elif wanted:
+            # The password asked for is the one that works, also for a login made by an earlier run.
+            if not user.check_password(wanted):
+                user.set_password(wanted)
+                user.save(update_fields=["password"])
+            self.stdout.write(f"{username} / {wanted}  (from ADMIN_PASSWORD)")
+        else:
+            self.stdout.write(
+                f"{username} (password unchanged, as first shown; forgotten? "
+                f"manage.py changepassword {username})"
+            )
