@@ -3,7 +3,6 @@ answers on the same paths with the same envelope; every mode of POST /api/import
 keeping each where old clients read it; the browsable upload has a file field; real answers match the
 OpenAPI document; a value outside a fixed set is a 400 listing the valid ones."""
 
-import dataclasses
 import json
 import re
 
@@ -11,9 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from imports.api.views import batch_response
-from imports.models import ImportJob, ImportMode, JobStatus
-from imports.services.batches import Upload, import_batch_submit
+from imports.models import ImportJob, JobStatus
 from tableconfig.management.commands.load_demo_config import DEMO_TABLES, demo_table_load
 from tableconfig.models import Alias, ColumnConfig, ImportTable
 from tests.imports.conftest import DATA, upload
@@ -156,20 +153,14 @@ def _import(client, mode: str, name: str = "sales_small.csv"):
 
 
 def test_import_every_mode_answers_with_the_same_keys(admin_api, demo_tables, admin_user, document):
-    answers = {mode: _import(admin_api, mode) for mode in ("quick", "full", "both")}
-    assert {mode: r.status_code for mode, r in answers.items()} == {"quick": 200, "full": 202, "both": 200}
+    answers = {mode: _import(admin_api, mode) for mode in ("quick", "full", "both", "dry_run")}
+    assert {mode: r.status_code for mode, r in answers.items()} == {
+        "quick": 200,
+        "full": 202,
+        "both": 200,
+        "dry_run": 202,
+    }
     bodies = {mode: r.json() for mode, r in answers.items()}
-    # dry_run is refused by mode_normalize until the workflow enables it; its answer is built the same way.
-    quick = import_batch_submit(
-        uploads=[Upload(name="sales_small.csv", chunks=[(DATA / "sales_small.csv").read_bytes()])],
-        mode=ImportMode.QUICK,
-        table_name="auto",
-        dist_id="31001",
-        user=admin_user,
-    )
-    dry_run = batch_response(dataclasses.replace(quick, mode=ImportMode.DRY_RUN))
-    assert dry_run.status_code == 202
-    bodies["dry_run"] = dry_run.data
     for mode, body in bodies.items():
         assert set(body) == TOP_KEYS, mode
         assert set(body["data"]) == DATA_KEYS, mode
@@ -191,7 +182,7 @@ def test_import_every_mode_answers_with_the_same_keys(admin_api, demo_tables, ad
 
 
 def test_import_every_mode_answers_422_with_the_same_keys_when_every_file_fails(admin_api, demo_tables):
-    for mode in ("quick", "full", "both"):
+    for mode in ("quick", "full", "both", "dry_run"):
         response = _import(admin_api, mode, "sales_missing_cols.csv")
         assert response.status_code == 422, (mode, response.content)
         body = response.json()
@@ -206,7 +197,7 @@ def test_import_unknown_mode_is_a_400_naming_the_valid_ones(admin_api, demo_tabl
     assert response.status_code == 400
     body = response.json()
     assert body["code"] == "invalid_mode" and body["field"] == "mode"
-    assert all(mode in body["error"] for mode in ("quick", "full", "both"))
+    assert all(mode in body["error"] for mode in ("quick", "full", "both", "dry_run"))
     assert not ImportJob.objects.exists()
 
 
@@ -215,7 +206,7 @@ def test_import_get_says_what_an_upload_accepts(reader, settings):
     response = reader.get("/api/import")
     assert response.status_code == 200
     data = response.json()["data"]
-    assert set(data["modes"]) == {"quick", "full", "both"} and data["default_mode"] == "both"
+    assert set(data["modes"]) == {"quick", "full", "both", "dry_run"} and data["default_mode"] == "both"
     assert "load nothing" in data["modes"]["quick"]
     assert (data["max_files"], data["max_file_bytes"], data["max_request_bytes"]) == (
         7,
@@ -235,7 +226,7 @@ def test_jobs_status_outside_the_choices_is_a_400_listing_them(reader):
     assert response.status_code == 400
     assert response.json() == {
         "success": False,
-        "error": "status: 'done' is not one of pending, processing, completed, completed_with_errors, failed.",
+        "error": "status: 'done' is not one of pending, processing, completed, completed_with_errors, failed, checked.",
         "code": "invalid_parameter",
         "field": "status",
     }

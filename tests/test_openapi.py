@@ -148,6 +148,7 @@ def test_openapi_import_try_it_out_prefills_a_harmless_quick_check(document):
         "quick",
         "full",
         "both",
+        "dry_run",
     }
 
 
@@ -173,4 +174,5 @@ def test_openapi_lists_the_valid_choices_of_the_jobs_status_filter(document):
         "completed",
         "completed_with_errors",
         "failed",
+        "checked",
     }

@@ -4,7 +4,7 @@
 
 from django.urls import path
 
-from . import mapping, views, workflow
+from . import views
 
 routes = [
     ("jobs", views.JobViewSet, "api-job"),
@@ -12,14 +12,4 @@ routes = [
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
-    # Views of other modules (until they become actions of JobViewSet), one path() each, below this line.
-    path(
-        "jobs/<str:batch_id>/files/<int:job_id>/mapping",
-        mapping.JobMappingView.as_view(),
-        name="api-job-mapping",
-    ),
-    path(
-        "jobs/<str:batch_id>/files/<int:job_id>/retry", workflow.JobRetryView.as_view(), name="api-job-retry"
-    ),
-    path("jobs/<str:batch_id>/import", workflow.BatchCheckedImportView.as_view(), name="api-batch-import"),
 ]

@@ -32,7 +32,7 @@ from ..models import ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
 from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
-from . import revert
+from . import mapping, revert, workflow
 from . import serializers as s
 
 
@@ -532,6 +532,27 @@ class JobViewSet(viewsets.ViewSet):
     @file_action("archive")
     def archive(self, request, batch_id, job_id):
         return job_archive_get(request, batch_id, int(job_id))
+
+    @extend_schema(parameters=[BATCH_ID], **workflow.CHECKED_IMPORT_SCHEMA)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        permission_classes=[IsAuthenticated, workflow.CanUpload],
+    )
+    def batch_import(self, request, batch_id):
+        return workflow.batch_checked_import_answer(request, batch_id)
+
+    @extend_schema(parameters=[BATCH_ID, JOB_ID], **workflow.RETRY_SCHEMA)
+    @file_action("retry", methods=["post"], permission_classes=[IsAuthenticated, workflow.CanUpload])
+    def retry(self, request, batch_id, job_id):
+        return workflow.job_retry_answer(request, batch_id, int(job_id))
+
+    @extend_schema(parameters=[BATCH_ID, JOB_ID], **mapping.MAPPING_SCHEMA)
+    @file_action("mapping", methods=["post"], permission_classes=[IsAuthenticated, mapping.CanMap])
+    def mapping(self, request, batch_id, job_id):
+        return mapping.job_mapping_answer(request, batch_id, int(job_id))
 
     @extend_schema(parameters=[BATCH_ID, JOB_ID], **revert.REVERT_SCHEMA)
     @file_action("revert", methods=["post"], permission_classes=[IsAuthenticated, revert.CanRevert])

@@ -7,30 +7,17 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
-from rest_framework.views import APIView
+from rest_framework.permissions import BasePermission
 
-from importhub.api import ok
+from importhub.api import ERROR, ok
 from importhub.errors import NotFound
 
 from ..selectors import job_detail_dict, jobs_visible
 from ..services.workflow import batch_checked_import, job_retry, job_retry_message
 
 WORKFLOW_PERMISSION = "imports.add_importjob"
-
-ERROR = OpenApiResponse(
-    inline_serializer(
-        name="WorkflowError",
-        fields={
-            "success": serializers.BooleanField(default=False),
-            "error": serializers.CharField(),
-            "code": serializers.CharField(),
-        },
-    ),
-    description='`{"success": false, "error": "...", "code": "..."}`',
-)
 
 
 def _job_fields() -> dict:
@@ -123,50 +110,50 @@ def _job_brief(job) -> dict:
     return {name: detail[name] for name in JOB_FIELD_NAMES}
 
 
-class JobRetryView(APIView):
-    permission_classes = [IsAuthenticated, CanUpload]
+RETRY_SCHEMA = dict(
+    request=EmptyRequestSerializer,
+    responses={200: RETRY_RESPONSE, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 410: ERROR},
+    examples=[RETRY_EXAMPLE],
+    summary="Retry a failed file from its kept upload",
+    description=(
+        "Only a file whose job ended 2 (failed), 6 (validation failed) or 8 (processing failed), while its "
+        "upload is kept (FAILED_UPLOAD_KEEP_DAYS; a dry run's DRY_RUN_KEEP_HOURS). Quick validation runs "
+        "again (after a configuration fix, say) and the file is queued in its own mode; still refused, the "
+        "answer is 200 with status 6 and the reason. 409 `job_not_retryable` for any other status, 410 "
+        "`upload_not_kept` when the upload is gone."
+    ),
+)
 
-    @extend_schema(
-        request=EmptyRequestSerializer,
-        responses={200: RETRY_RESPONSE, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 410: ERROR},
-        examples=[RETRY_EXAMPLE],
-        summary="Retry a failed file from its kept upload",
-        description=(
-            "Only a file whose job ended 2 (failed), 6 (validation failed) or 8 (processing failed), while its "
-            "upload is kept (FAILED_UPLOAD_KEEP_DAYS; a dry run's DRY_RUN_KEEP_HOURS). Quick validation runs "
-            "again (after a configuration fix, say) and the file is queued in its own mode; still refused, the "
-            "answer is 200 with status 6 and the reason. 409 `job_not_retryable` for any other status, 410 "
-            "`upload_not_kept` when the upload is gone."
-        ),
+
+def job_retry_answer(request, batch_id: str, job_id: int):
+    """`POST /api/jobs/<batch_id>/files/<job_id>/retry` (an action of JobViewSet)."""
+    job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
+    if job is None:
+        raise NotFound("Job not found.")
+    job = job_retry(job_id=job.id, user=request.user)
+    return ok(_job_brief(job), message=job_retry_message(job))
+
+
+CHECKED_IMPORT_SCHEMA = dict(
+    request=EmptyRequestSerializer,
+    responses={202: IMPORT_RESPONSE, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+    summary="Import a dry run's checked files without uploading them again",
+    description=(
+        "The batch's dry-run files that passed (status 5) or had only row errors (status 6, code "
+        "`row_errors`), from their kept uploads: their mode becomes full and they are queued; the rows the "
+        "dry run rejected are rejected again. 409 `nothing_to_import` when no such file is left."
+    ),
+)
+
+
+def batch_checked_import_answer(request, batch_id: str):
+    """`POST /api/jobs/<batch_id>/import` (an action of JobViewSet)."""
+    batch = _batch_uuid(batch_id)
+    if not jobs_visible(request.user).filter(batch_id=batch).exists():
+        raise NotFound("Job not found.")
+    jobs = batch_checked_import(batch_id=batch, user=request.user)
+    return ok(
+        {"batch_id": str(batch), "files": [_job_brief(j) for j in jobs]},
+        http_status=202,
+        message=f"Importing {len(jobs)} checked file{'s' if len(jobs) != 1 else ''} in the background.",
     )
-    def post(self, request, batch_id, job_id):
-        job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
-        if job is None:
-            raise NotFound("Job not found.")
-        job = job_retry(job_id=job.id, user=request.user)
-        return ok(_job_brief(job), message=job_retry_message(job))
-
-
-class BatchCheckedImportView(APIView):
-    permission_classes = [IsAuthenticated, CanUpload]
-
-    @extend_schema(
-        request=EmptyRequestSerializer,
-        responses={202: IMPORT_RESPONSE, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
-        summary="Import a dry run's checked files without uploading them again",
-        description=(
-            "The batch's dry-run files that passed (status 5) or had only row errors (status 6, code "
-            "`row_errors`), from their kept uploads: their mode becomes full and they are queued; the rows the "
-            "dry run rejected are rejected again. 409 `nothing_to_import` when no such file is left."
-        ),
-    )
-    def post(self, request, batch_id):
-        batch = _batch_uuid(batch_id)
-        if not jobs_visible(request.user).filter(batch_id=batch).exists():
-            raise NotFound("Job not found.")
-        jobs = batch_checked_import(batch_id=batch, user=request.user)
-        return ok(
-            {"batch_id": str(batch), "files": [_job_brief(j) for j in jobs]},
-            http_status=202,
-            message=f"Importing {len(jobs)} checked file{'s' if len(jobs) != 1 else ''} in the background.",
-        )
