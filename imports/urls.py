@@ -3,12 +3,13 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import views, views_revert
 
 urlpatterns = [
     path("", views.upload, name="upload"),
     path("batches/", views.batch_list, name="batch-list"),
     path("batches/<uuid:batch_id>/", views.batch_detail, name="batch-detail"),
+    path("batches/<uuid:batch_id>/files/<int:job_id>/revert/", views_revert.job_revert, name="job-revert"),
     path("data/", views.data_tables, name="data-tables"),
     path("data/<str:table_name>/", views.data_table, name="data-table"),
     path("data/<str:table_name>/export.csv", views.data_export, {"fmt": "csv"}, name="data-export-csv"),

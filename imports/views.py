@@ -29,6 +29,7 @@ from .services.export import (
     table_preview,
     table_xlsx_file,
 )
+from .services.rejects import error_group_label
 
 BATCHES_PER_PAGE = 25
 ROW_ERRORS_SHOWN = 20
@@ -139,12 +140,16 @@ def batch_list(request):
     )
 
 
-def _file_row(job) -> dict:
+def _file_row(job, user) -> dict:
     return {
         **job_detail_dict(job),
         "job": job,
         "is_final": job.is_final,
         "row_errors": job.errors[:ROW_ERRORS_SHOWN],
+        "error_groups": [{**g, "label": error_group_label(g)} for g in job.error_summary],
+        "can_revert": job.status == JobStatus.COMPLETE
+        and job.reverted_at is None
+        and user.has_perm("imports.change_importjob"),
     }
 
 
@@ -153,7 +158,7 @@ def batch_detail(request, batch_id: uuid.UUID):
     jobs = list(
         jobs_visible(request.user)
         .filter(batch_id=batch_id)
-        .select_related("uploaded_by", "table")
+        .select_related("uploaded_by", "table", "reverted_by")
         .order_by("id")
     )
     if not jobs:
@@ -164,7 +169,7 @@ def batch_detail(request, batch_id: uuid.UUID):
         "imports/batch_detail.html",
         {
             "batch": batch,
-            "files": [_file_row(j) for j in jobs if j.status != JobStatus.SKIPPED],
+            "files": [_file_row(j, request.user) for j in jobs if j.status != JobStatus.SKIPPED],
             "missing": [j for j in jobs if j.status == JobStatus.SKIPPED],
             "active": batch["status"] in ("pending", "processing"),
             "uploaded_by": next((j.uploaded_by for j in jobs if j.uploaded_by), None),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import revert, views
+from . import errors, revert, views
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
@@ -9,8 +9,13 @@ urlpatterns = [
     path("jobs/<str:batch_id>/details", views.JobDetailsView.as_view(), name="api-job-details"),
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/errors.csv",
-        views.JobErrorsCsvView.as_view(),
+        errors.JobErrorsCsvView.as_view(),
         name="api-job-errors",
+    ),
+    path(
+        "jobs/<str:batch_id>/files/<int:job_id>/errors.xlsx",
+        errors.JobErrorsXlsxView.as_view(),
+        name="api-job-errors-xlsx",
     ),
     path(
         "jobs/<str:batch_id>/files/<int:job_id>/archive",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
@@ -270,26 +269,6 @@ class JobDetailsView(APIView):
         if not jobs:
             raise NotFound("Job not found.")
         return ok([job_detail_dict(j) for j in jobs])
-
-
-class JobErrorsCsvView(APIView):
-    @extend_schema(
-        responses={(200, "text/csv"): bytes, 404: dict}, summary="Every rejected row of one file, as CSV"
-    )
-    def get(self, request, batch_id, job_id):
-        job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
-        if job is None:
-            raise NotFound("Job not found.")
-        path = Path(job.errors_file) if job.errors_file else None
-        if path is None or not path.exists():
-            raise NotFound("This file has no rejected rows.", code="no_errors")
-        stem = Path(job.original_filename).stem or f"job-{job.id}"
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=f"{stem}-errors.csv",
-            content_type="text/csv; charset=utf-8",
-        )
 
 
 class JobArchiveView(APIView):
