@@ -50,8 +50,11 @@ PROBLEMS = {
     "ragged_row": "the wrong number of fields",
     "duplicate_key": "a unique key already used",
 }
-# Control characters XML 1.0 cannot hold; an XLSX writes them as the escape `_xHHHH_`, which Excel reads back.
-_XML_ILLEGAL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control characters XML 1.0 cannot hold, and CR (which an XML reader turns into LF): an XLSX stores them as
+# the escape `_xHHHH_`, which Excel reads back as the character; text that looks like such an escape gets its
+# own `_` escaped (`_x005F_`), so it reads back as written.
+_XLSX_ESCAPED_RE = re.compile(r"[\x00-\x08\x0b-\x0d\x0e-\x1f]")
+_ESCAPE_LOOKALIKE_RE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
 
 class NoRejectedRows(NotFound):
@@ -211,10 +214,15 @@ def rejects_csv_stream(*, job: ImportJob, batch_rows: int = 2_000) -> Iterator[b
     return stream()
 
 
+def xlsx_text(value: str) -> str:
+    """The text an XLSX cell stores so that Excel reads `value` back exactly (OOXML's `_xHHHH_` escapes)."""
+    value = _ESCAPE_LOOKALIKE_RE.sub(r"_x005F_\1", value)
+    return _XLSX_ESCAPED_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
 def _text_cell(sheet, value: str) -> WriteOnlyCell:
-    # Set after binding: openpyxl would otherwise store text starting with "=" as a formula.
-    cell = WriteOnlyCell(sheet, value=_XML_ILLEGAL_RE.sub(lambda m: f"_x{ord(m.group()):04X}_", value))
-    cell.data_type = "s"
+    cell = WriteOnlyCell(sheet, value=xlsx_text(value))
+    cell.data_type = "s"  # after binding: openpyxl would store text starting with "=" as a formula
     return cell
 
 
