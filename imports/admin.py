@@ -46,7 +46,6 @@ class ImportJobAdmin(admin.ModelAdmin):
         "table_name",
         "dist_id",
         "status_with_label",
-        "reverted_badge",
         "total_rows",
         "success_count",
         "error_count",
@@ -216,14 +215,6 @@ class ImportJobAdmin(admin.ModelAdmin):
             csv_url,
         )
 
-    @admin.display(description="reverted", ordering="reverted_at")
-    def reverted_badge(self, obj: ImportJob) -> str:
-        if obj.reverted_at is None:
-            return ""
-        return format_html(
-            '<span class="reverted" title="{}">Reverted</span>', f"{obj.reverted_at:%Y-%m-%d %H:%M}"
-        )
-
     @admin.display(description="archive url")
     def archive_link(self, obj: ImportJob) -> str:
         if not obj.archive_url:
@@ -232,7 +223,14 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_with_label(self, obj: ImportJob) -> str:
-        return f"{obj.status} · {obj.status_label}"
+        if obj.reverted_at is None:
+            return f"{obj.status} · {obj.status_label}"
+        return format_html(
+            '{} · {} · <span class="reverted" title="{}">Reverted</span>',
+            obj.status,
+            obj.status_label,
+            f"{obj.reverted_at:%Y-%m-%d %H:%M} UTC",
+        )
 
     @admin.display(description="errors (first rows)")
     def errors_pretty(self, obj: ImportJob) -> str:
