@@ -3,6 +3,9 @@
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from importhub.errors import ImportHubError
@@ -10,7 +13,8 @@ from importhub.errors import ImportHubError
 from .models import ImportJob
 from .selectors import job_archive_url
 from .services.archiving import archive_retry
-from .services.revert import import_jobs_revert
+from .services.rejects import job_errors_file
+from .services.revert import import_job_revert_preview, import_jobs_revert
 from .services.workflow import RETRYABLE, job_retry, job_retry_message
 
 
@@ -100,7 +104,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                 "fields": (
                     "error_code",
                     "error_message",
-                    "errors_file",
+                    "errors_file_link",
                     "errors_pretty",
                     "warnings_pretty",
                     "summary_pretty",
@@ -133,6 +137,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             "warnings_pretty",
             "summary_pretty",
             "archive_link",
+            "errors_file_link",
         ]
 
     def has_add_permission(self, request):
@@ -167,16 +172,31 @@ class ImportJobAdmin(admin.ModelAdmin):
         permissions=["revert"],
     )
     def revert_action(self, request, queryset):
-        self._revert(request, queryset, cascade=False)
+        return self._revert(request, queryset, cascade=False, action="revert_action")
 
     @admin.action(
         description="Revert the selected imports and, first, the later imports that changed their rows",
         permissions=["revert"],
     )
     def revert_cascade_action(self, request, queryset):
-        self._revert(request, queryset, cascade=True)
+        return self._revert(request, queryset, cascade=True, action="revert_cascade_action")
 
-    def _revert(self, request, queryset, *, cascade: bool) -> None:
+    def _revert(self, request, queryset, *, cascade: bool, action: str):
+        """First an intermediate page listing the selected jobs and what reverting each would remove and
+        restore; only its confirming POST (`post=yes`) reverts."""
+        if request.POST.get("post") != "yes":
+            jobs = list(queryset.select_related("table").order_by("-completed_at", "-id"))
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Revert the selected imports?",
+                "opts": self.model._meta,
+                "previews": [import_job_revert_preview(job=job) for job in jobs],
+                "cascade": cascade,
+                "action": action,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "queryset": jobs,
+            }
+            return TemplateResponse(request, "admin/imports/importjob/revert_confirmation.html", context)
         for attempt in import_jobs_revert(jobs=queryset, user=request.user, cascade=cascade):
             if not attempt.ok:
                 level = messages.ERROR
@@ -204,6 +224,19 @@ class ImportJobAdmin(admin.ModelAdmin):
             level = messages.WARNING if job.status in RETRYABLE else messages.SUCCESS
             self.message_user(request, job_retry_message(job), level)
 
+    @admin.display(description="errors file")
+    def errors_file_link(self, obj: ImportJob) -> str:
+        if job_errors_file(obj) is None:
+            return "-"
+        csv_url = reverse("api-job-errors", args=[str(obj.batch_id), obj.id])
+        xlsx_url = reverse("api-job-errors-xlsx", args=[str(obj.batch_id), obj.id])
+        return format_html(
+            '<a href="{}">Download the rejected rows (XLSX, values exact)</a> · '
+            '<a href="{}">CSV (safe to open)</a>',
+            xlsx_url,
+            csv_url,
+        )
+
     @admin.display(description="archive url")
     def archive_link(self, obj: ImportJob) -> str:
         url = job_archive_url(obj)
@@ -213,7 +246,14 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_with_label(self, obj: ImportJob) -> str:
-        return f"{obj.status} · {obj.status_label}"
+        if obj.reverted_at is None:
+            return f"{obj.status} · {obj.status_label}"
+        return format_html(
+            '{} · {} · <span class="reverted" title="{}">Reverted</span>',
+            obj.status,
+            obj.status_label,
+            f"{obj.reverted_at:%Y-%m-%d %H:%M} UTC",
+        )
 
     @admin.display(description="errors (first rows)")
     def errors_pretty(self, obj: ImportJob) -> str:

@@ -48,6 +48,7 @@ from .services.loading import load_method_describe
 from .services.matching import headers_map, table_by_name, table_columns
 from .services.quick import HEAD_RECORDS, SAMPLE_ROWS, file_quick_validate
 from .services.reading import file_open_head
+from .services.rejects import job_errors_file
 from .services.staging import JobRowsFile, job_rows_staged_possible
 from .services.validation import values_validate
 
@@ -586,8 +587,9 @@ def _engine_cleanup(name: str) -> None:
         if job.stored_filename:
             job_stored_path(job).unlink(missing_ok=True)
             shutil.rmtree(Path(settings.UPLOAD_DIR) / str(job.batch_id), ignore_errors=True)
-        if job.errors_file:
-            Path(job.errors_file).unlink(missing_ok=True)
+        errors_file = job_errors_file(job)
+        if errors_file is not None:
+            errors_file.unlink(missing_ok=True)
         shutil.rmtree(Path(settings.MEDIA_ROOT) / "errors" / str(job.batch_id), ignore_errors=True)
     ImportJob.objects.filter(id__in=ids).delete()
 

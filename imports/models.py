@@ -95,7 +95,9 @@ class ImportJob(models.Model):
     error_message = models.TextField(blank=True, help_text="Why the file as a whole failed, in plain words.")
     error_code = models.CharField(max_length=50, blank=True)
     errors = models.JSONField(default=list, blank=True, help_text="The first row errors.")
-    errors_file = models.CharField(max_length=500, blank=True, help_text="Every rejected row, as CSV.")
+    errors_file = models.CharField(
+        max_length=500, blank=True, help_text="Every rejected row, as CSV: a path relative to MEDIA_ROOT."
+    )
     warnings = models.JSONField(default=list, blank=True)
     summary = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)

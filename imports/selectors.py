@@ -54,6 +54,15 @@ def batch_status(jobs: list[ImportJob]) -> str:
     return "completed_with_errors"
 
 
+def _reverted(job: ImportJob) -> dict:
+    """Whether the job's import was reverted, and when and by whom (its counts stay as the import left them)."""
+    return {
+        "reverted": job.reverted_at is not None,
+        "reverted_at": job.reverted_at.isoformat() if job.reverted_at else None,
+        "reverted_by": job.reverted_by.get_username() if job.reverted_by else None,
+    }
+
+
 def job_file_dict(job: ImportJob) -> dict:
     return {
         "id": job.id,
@@ -65,6 +74,8 @@ def job_file_dict(job: ImportJob) -> dict:
         "processed_rows": job_progress_get(job),
         "success_count": job.success_count,
         "error_count": job.error_count,
+        "error_summary": job.error_summary,
+        **_reverted(job),
     }
 
 
@@ -77,7 +88,10 @@ def _job_error_lines(job: ImportJob) -> list[str]:
 
 
 def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
+    """One batch; its totals (rows, imported, rejected) count only the files whose import still stands: a
+    reverted file is listed (`reverted_files`) but no longer counted."""
     files = [j for j in jobs if j.status != JobStatus.SKIPPED]
+    counted = [j for j in files if j.reverted_at is None]
     tables = list(dict.fromkeys(j.table_name for j in files if j.table_name))
     status = batch_status(jobs)
     completed = [j.completed_at for j in jobs if j.completed_at]
@@ -86,10 +100,11 @@ def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
         "table_name": ", ".join(tables),
         "dist_id": next((j.dist_id for j in jobs if j.dist_id), ""),
         "status": status,
-        "total_rows": sum(j.total_rows for j in files),
-        "processed_rows": sum(job_progress_get(j) for j in files),
-        "success_count": sum(j.success_count for j in files),
-        "error_count": sum(j.error_count for j in files),
+        "total_rows": sum(j.total_rows for j in counted),
+        "processed_rows": sum(job_progress_get(j) for j in counted),
+        "success_count": sum(j.success_count for j in counted),
+        "error_count": sum(j.error_count for j in counted),
+        "reverted_files": len(files) - len(counted),
         "error_details": [
             {"filename": j.original_filename or j.table_name, "errors": lines}
             for j in files
@@ -104,7 +119,9 @@ def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
 
 
 def batch_get(*, user, batch_id) -> dict | None:
-    jobs = list(jobs_visible(user).filter(batch_id=batch_id).select_related("table").order_by("id"))
+    jobs = list(
+        jobs_visible(user).filter(batch_id=batch_id).select_related("table", "reverted_by").order_by("id")
+    )
     return batch_dict(batch_id, jobs) if jobs else None
 
 
@@ -142,7 +159,9 @@ def batches_list(
             break
         start += page_size
         by_batch: dict = {}
-        for job in jobs_visible(user).filter(batch_id__in=page).select_related("table").order_by("id"):
+        for job in (
+            jobs_visible(user).filter(batch_id__in=page).select_related("table", "reverted_by").order_by("id")
+        ):
             by_batch.setdefault(job.batch_id, []).append(job)
         for batch_id in page:
             batch = batch_dict(batch_id, by_batch.get(batch_id, []))
@@ -190,6 +209,7 @@ def job_detail_dict(job: ImportJob) -> dict:
         "error": job.error_message or None,
         "error_code": job.error_code or None,
         "errors": job.errors,
+        "error_summary": job.error_summary,
         "has_errors_file": bool(job.errors_file),
         "warnings": job.warnings,
         "summary": job.summary,
@@ -202,6 +222,8 @@ def job_detail_dict(job: ImportJob) -> dict:
         "archive_error": job.archive_error or None,
         "archived_at": job.archived_at.isoformat() if job.archived_at else None,
         "uploaded_by": job.uploaded_by.get_username() if job.uploaded_by else None,
+        **_reverted(job),
+        "revert_notes": job.revert_notes or None,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "completed_at": job.completed_at.isoformat() if job.completed_at else None,

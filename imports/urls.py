@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_data, views_mapping, views_workflow
+from . import views, views_data, views_mapping, views_revert, views_workflow
 
 urlpatterns = [
     path("", views.upload, name="upload"),
@@ -40,6 +40,7 @@ urlpatterns = [
         {"fmt": "xlsx"},
         name="data-export-start-xlsx",
     ),
+    path("batches/<uuid:batch_id>/files/<int:job_id>/revert/", views_revert.job_revert, name="job-revert"),
     # The older app's pages.
     path("batch", RedirectView.as_view(pattern_name="batch-list", permanent=True)),
     path("batch/<uuid:batch_id>", RedirectView.as_view(pattern_name="batch-detail", permanent=True)),

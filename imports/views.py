@@ -19,6 +19,7 @@ from .models import BatchSource, JobStatus
 from .selectors import batch_dict, batches_list, job_detail_dict, jobs_visible
 from .services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit
 from .services.header_mapping import job_headers_offer
+from .services.rejects import error_group_label
 
 BATCHES_PER_PAGE = 25
 ROW_ERRORS_SHOWN = 20
@@ -130,13 +131,17 @@ def batch_list(request):
     )
 
 
-def _file_row(job) -> dict:
+def _file_row(job, user) -> dict:
     return {
         **job_detail_dict(job),
         "job": job,
         "is_final": job.is_final,
         "row_errors": job.errors[:ROW_ERRORS_SHOWN],
         "mapping": job_headers_offer(job=job),
+        "error_groups": [{**g, "label": error_group_label(g)} for g in job.error_summary],
+        "can_revert": job.status == JobStatus.COMPLETE
+        and job.reverted_at is None
+        and user.has_perm("imports.change_importjob"),
     }
 
 
@@ -147,7 +152,7 @@ def batch_detail(request, batch_id: uuid.UUID):
     jobs = list(
         jobs_visible(request.user)
         .filter(batch_id=batch_id)
-        .select_related("uploaded_by", "table")
+        .select_related("uploaded_by", "table", "reverted_by")
         .order_by("id")
     )
     if not jobs:
@@ -158,7 +163,7 @@ def batch_detail(request, batch_id: uuid.UUID):
         "imports/batch_detail.html",
         {
             "batch": batch,
-            "files": [_file_row(j) for j in jobs if j.status != JobStatus.SKIPPED],
+            "files": [_file_row(j, request.user) for j in jobs if j.status != JobStatus.SKIPPED],
             "missing": [j for j in jobs if j.status == JobStatus.SKIPPED],
             "active": batch["status"] in ("pending", "processing"),
             "uploaded_by": next((j.uploaded_by for j in jobs if j.uploaded_by), None),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
@@ -32,6 +31,7 @@ from ..models import ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
 from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
+from . import errors as rejected_rows
 from . import mapping, revert, workflow
 from . import serializers as s
 
@@ -313,21 +313,6 @@ def file_job_get(request, batch_id: str, job_id: int) -> ImportJob:
     return job
 
 
-def job_errors_csv(request, batch_id: str, job_id: int) -> FileResponse:
-    """GET .../files/<job_id>/errors.csv: every rejected row of the file."""
-    job = file_job_get(request, batch_id, job_id)
-    path = Path(job.errors_file) if job.errors_file else None
-    if path is None or not path.exists():
-        raise NotFound("This file has no rejected rows.", code="no_errors")
-    stem = Path(job.original_filename).stem or f"job-{job.id}"
-    return FileResponse(
-        path.open("rb"),
-        as_attachment=True,
-        filename=f"{stem}-errors.csv",
-        content_type="text/csv; charset=utf-8",
-    )
-
-
 def job_archive_get(request, batch_id: str, job_id: int):
     """GET .../files/<job_id>/archive: the local archive's copy, or a redirect to the Drive copy."""
     job = file_job_get(request, batch_id, job_id)
@@ -506,17 +491,15 @@ class JobViewSet(viewsets.ViewSet):
             raise NotFound("Job not found.")
         return ok([job_detail_dict(j) for j in jobs])
 
-    @extend_schema(
-        parameters=[BATCH_ID, JOB_ID],
-        responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="The rejected rows, as CSV."),
-            **ERRORS_READ,
-        },
-        summary="Every rejected row of one file, as CSV",
-    )
+    @extend_schema(parameters=[BATCH_ID, JOB_ID], **rejected_rows.ERRORS_CSV_SCHEMA)
     @file_action(r"errors\.csv", url_name="errors")
     def errors(self, request, batch_id, job_id):
-        return job_errors_csv(request, batch_id, int(job_id))
+        return rejected_rows.job_errors_csv(request, batch_id, int(job_id))
+
+    @extend_schema(parameters=[BATCH_ID, JOB_ID], **rejected_rows.ERRORS_XLSX_SCHEMA)
+    @file_action(r"errors\.xlsx", url_name="errors-xlsx")
+    def errors_xlsx(self, request, batch_id, job_id):
+        return rejected_rows.job_errors_xlsx(request, batch_id, int(job_id))
 
     @extend_schema(
         parameters=[BATCH_ID, JOB_ID],

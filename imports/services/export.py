@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 import tempfile
 import unicodedata
 import uuid
@@ -33,8 +34,10 @@ from tableconfig.naming import identifier_validate
 
 from ..models import ImportJob
 
-# OWASP: a cell starting with one of these is run as a formula by spreadsheet programs.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+# OWASP: a cell starting with one of these is run as a formula by spreadsheet programs; a leading "-" only
+# when what follows is not a plain number ("-2" and "-1,234.50" stay as they are, "-x" is neutralised).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_NEGATIVE_NUMBER_RE = re.compile(r"-\d+(?:[.,]\d+)*")
 PREVIEW_ROWS = 100
 PAGE_SIZES = (50, 100, 200)
 FETCH_ROWS = 2_000
@@ -153,8 +156,11 @@ def export_columns(table: ImportTable) -> list[ExportColumn]:
 
 
 def cell_neutralize(value: str) -> str:
-    """Prefix a quote to text a spreadsheet would treat as a formula (OWASP CSV injection)."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """Prefix a quote to text a spreadsheet would treat as a formula (OWASP CSV injection): the one rule of the
+    data exports and the rejected-rows CSV."""
+    if not value.startswith(FORMULA_PREFIXES) or _NEGATIVE_NUMBER_RE.fullmatch(value):
+        return value
+    return "'" + value
 
 
 def _quote(name: str, kind: str) -> str:

@@ -10,7 +10,6 @@ and one short copy (services/staging.py): the run's attempt number decides which
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
 import queue
 import threading
@@ -33,7 +32,6 @@ from .dry_run import DryRunWriter
 from .jobs import (
     ROW_ERRORS_KEPT,
     JobMovedOn,
-    job_errors_path,
     job_fail,
     job_finish,
     job_progress_set,
@@ -43,6 +41,7 @@ from .jobs import (
 from .loading import job_rows_undo, table_writer_open
 from .matching import headers_map, table_columns
 from .reading import Chunk, file_chunks_read, file_open_head
+from .rejects import ErrorGroups, ErrorsFile
 from .staging import job_rows_attached, job_rows_file_open, job_rows_file_path, job_rows_staged_possible
 from .summary import job_notes_format, job_summary_compute
 from .validation import RowError, ValidatedChunk, chunk_validate
@@ -68,6 +67,11 @@ class ImportOutcome:
     errors: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rounded: dict[str, int] = field(default_factory=dict)
+    groups: ErrorGroups = field(default_factory=ErrorGroups)  # every row error, grouped (column, code)
+
+    @property
+    def error_summary(self) -> list[dict]:
+        return self.groups.as_list()
 
     @property
     def success_count(self) -> int:
@@ -76,32 +80,6 @@ class ImportOutcome:
     @property
     def duplicate_count(self) -> int:
         return self.updated_count + self.skipped_count
-
-
-class _ErrorsFile:
-    """Every rejected record: its row number, its errors, and its original values, so it can be fixed and re-sent."""
-
-    def __init__(self, path: Path, headers: list[str]):
-        self.path = path
-        self.tmp = path.with_suffix(".partial")
-        self.headers = headers
-        self.count = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = self.tmp.open("w", encoding="utf-8-sig", newline="")
-        self.writer = csv.writer(self.handle)
-        self.writer.writerow(["row", "errors", *headers])
-
-    def rows_write(self, rows: list[tuple[int, str, list[str]]]) -> None:
-        self.writer.writerows([(row, message, *values) for row, message, values in rows])
-        self.count += len(rows)
-
-    def close(self, *, keep: bool) -> str:
-        self.handle.close()
-        if keep and self.count:
-            self.tmp.replace(self.path)
-            return str(self.path)
-        self.tmp.unlink(missing_ok=True)
-        return ""
 
 
 def _validated_chunks(
@@ -203,17 +181,24 @@ def _error_kept(error: RowError) -> dict:
     return kept
 
 
-def _refused_rows(chunk: Chunk, validated: ValidatedChunk, refusals) -> tuple[list[RowError], list]:
-    """Rows the table refused (duplicate keys): as row errors, and as errors-file rows with the original values."""
+def _refused_rows(
+    chunk: Chunk, validated: ValidatedChunk, refusals, labels: dict[str, str]
+) -> tuple[list[RowError], list]:
+    """Rows the table refused (duplicate keys): as row errors, and as errors-file rows with the original values.
+    Their messages name the file's header and the column, as validation's do (`labels`)."""
     if not refusals:
         return [], []
     valid_positions = np.setdiff1d(np.arange(len(chunk.frame)), validated.rejected_positions)
     errors, rows = [], []
     for refusal in refusals:
         row = int(validated.row_numbers[refusal.position])
-        errors.append(RowError(row, refusal.column, refusal.value, refusal.code, refusal.message))
+        message = refusal.message
+        label = labels.get(refusal.column)
+        if label and message.startswith(f"{refusal.column}:"):
+            message = label + message[len(refusal.column) :]
+        errors.append(RowError(row, refusal.column, refusal.value, refusal.code, message))
         original = chunk.frame.iloc[int(valid_positions[refusal.position])].tolist()
-        rows.append((row, refusal.message, original))
+        rows.append((row, message, original))
     return errors, rows
 
 
@@ -244,7 +229,9 @@ def _import_checked(job: ImportJob):
     # The encoding is checked against the whole file, as quick validation did, before anything is loaded.
     fmt, head = file_open_head(path=path, sample_rows=1, name=job.original_filename, whole_file=True)
     columns = table_columns(table)
-    mapping = headers_map(columns=columns, headers=head.normalized, table=table, dist_id=job.dist_id)
+    mapping = headers_map(
+        columns=columns, headers=head.normalized, table=table, dist_id=job.dist_id, file_headers=head.headers
+    )
     if mapping.missing_mandatory:
         raise FileRejected(mapping.missing_message(), code="missing_columns")
     drift = table_schema_drift(table_name=table.table_name, specs=table_specs(table))
@@ -271,7 +258,9 @@ def _import_file(
         outcome.warnings.append(mapping.ignored_message())
     names = [c.column_name for c in columns]
     unique = [c.column_name for c in columns if c.is_unique]
-    errors_file = _ErrorsFile(job_errors_path(job), head.headers)
+    errors_file = ErrorsFile(job, head.headers)
+    outcome.groups.headers = {rule.name: rule.header for rule in mapping.rules if rule.header}
+    labels = {rule.name: rule.label for rule in mapping.rules}
     if dry_run:
         writer = DryRunWriter(
             table_name=table.table_name, columns=names, unique_columns=unique, on_duplicate=table.on_duplicate
@@ -298,7 +287,7 @@ def _import_file(
         # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
         with _prefetched(chunks, depth=1) as prefetched:
             for chunk, validated in prefetched:
-                _chunk_record(job, table, writer, errors_file, outcome, chunk, validated)
+                _chunk_record(job, table, writer, errors_file, outcome, chunk, validated, labels)
                 job_progress_set(job.id, outcome.total_rows)
                 if progress:
                     progress(outcome.total_rows)
@@ -314,8 +303,11 @@ def _import_file(
     return writer
 
 
-def _chunk_record(job, table, writer, errors_file, outcome: ImportOutcome, chunk: Chunk, validated) -> None:
-    """Write one validated chunk's good rows and record its bad ones (counts, kept errors, errors file)."""
+def _chunk_record(
+    job, table, writer, errors_file, outcome: ImportOutcome, chunk: Chunk, validated, labels: dict[str, str]
+) -> None:
+    """Write one validated chunk's good rows and record its bad ones (counts, grouped errors, kept errors,
+    errors file)."""
     outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
     outcome.warnings.extend(chunk.notes)
     for column, count in validated.rounded.items():
@@ -331,10 +323,11 @@ def _chunk_record(job, table, writer, errors_file, outcome: ImportOutcome, chunk
         outcome.updated_count += written.updated
         outcome.skipped_count += written.skipped
         outcome.repeated_count += written.repeated
-        refused, refused_rows = _refused_rows(chunk, validated, written.refused)
+        refused, refused_rows = _refused_rows(chunk, validated, written.refused, labels)
     errors = sorted([*validated.errors, *_ragged_errors(chunk), *refused], key=lambda e: e.row)
     rejected = len(validated.rejected) + len(chunk.ragged) + len(refused_rows)
     outcome.error_count += rejected
+    outcome.groups.add(errors)
     room = ROW_ERRORS_KEPT - len(outcome.errors)
     if room > 0:
         outcome.errors.extend(_error_kept(e) for e in errors[:room])
@@ -647,6 +640,7 @@ def _job_fail(
             total_rows=outcome.total_rows,
             error_count=outcome.error_count,
             errors=outcome.errors,
+            error_summary=outcome.error_summary,
             warnings=outcome.warnings,
             errors_file=errors_file,
             attempt=attempt,

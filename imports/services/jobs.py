@@ -96,10 +96,6 @@ def job_stored_path(job: ImportJob) -> Path:
     return Path(settings.UPLOAD_DIR) / job.stored_filename
 
 
-def job_errors_path(job: ImportJob) -> Path:
-    return Path(settings.MEDIA_ROOT) / "errors" / str(job.batch_id) / f"{job.id}.csv"
-
-
 def job_finish(
     job: ImportJob,
     *,
@@ -126,6 +122,7 @@ def job_finish(
         "error_count": outcome.error_count,
         "duplicate_count": outcome.duplicate_count if kept else 0,
         "errors": outcome.errors,
+        "error_summary": outcome.error_summary,
         "warnings": list(dict.fromkeys([*job.warnings, *outcome.warnings])),
         "summary": summary or {},
         "notes": notes or message,
@@ -155,6 +152,7 @@ def job_fail(
     total_rows: int = 0,
     error_count: int = 0,
     errors: list | None = None,
+    error_summary: list | None = None,
     warnings: list[str] = (),
     errors_file: str = "",
     attempt: int | None = None,
@@ -180,6 +178,7 @@ def job_fail(
         duplicate_count=0,
         error_count=error_count,
         errors=errors or [],
+        error_summary=error_summary or [],
         warnings=list(dict.fromkeys([*current["warnings"], *warnings])),
         summary={},
         notes=message,

@@ -78,15 +78,22 @@ class HeaderMapping:
 
 
 def headers_map(
-    *, columns: list[ColumnConfig], headers: list[str], table: ImportTable | None = None, dist_id: str = ""
+    *,
+    columns: list[ColumnConfig],
+    headers: list[str],
+    table: ImportTable | None = None,
+    dist_id: str = "",
+    file_headers: list[str] | None = None,
 ) -> HeaderMapping:
     """Map the file's normalised headers to the table's columns (by name, then by alias), with their rules.
 
     The table's number separators apply to every int and decimal rule; with a dist_id, the column with the
     role "distributor" gets the table's DistributorRule. Without a table, the defaults apply ('.' decimals,
-    no thousands separator, prefix match on 2 characters).
+    no thousands separator, prefix match on 2 characters). `file_headers` (the headers as the file spells
+    them, in the order of `headers`) give each rule its `header`, which row-error messages name.
     """
     present = set(headers)
+    spelled = dict(zip(headers, file_headers, strict=False)) if file_headers else {}
     decimal_separator = table.decimal_separator if table is not None else "."
     thousands_separator = table.thousands_separator if table is not None else ""
     distributor = distributor_rule(table=table, dist_id=dist_id)
@@ -114,6 +121,7 @@ def headers_map(
                 decimal_separator=decimal_separator if numeric else ".",
                 thousands_separator=thousands_separator if numeric else "",
                 distributor=distributor if column.role == ColumnRole.DISTRIBUTOR else None,
+                header=spelled.get(source) if source else None,
             )
         )
     ignored = [h for h in headers if h not in used]

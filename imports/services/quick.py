@@ -96,7 +96,9 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
     if not columns:
         raise QuickValidationError(f"No column config found for {table.table_name}", code="no_columns")
     # 6. Mandatory columns, by name or alias.
-    mapping = headers_map(columns=columns, headers=head.normalized, table=table, dist_id=dist_id)
+    mapping = headers_map(
+        columns=columns, headers=head.normalized, table=table, dist_id=dist_id, file_headers=head.headers
+    )
     result.mapping = mapping
     if mapping.missing_mandatory:
         raise QuickValidationError(mapping.missing_message(), code="missing_columns")

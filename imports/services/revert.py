@@ -104,6 +104,56 @@ def revert_blockers(job: ImportJob) -> list[int]:
     return [j.id for j in sorted(jobs, key=lambda j: (j.completed_at or j.created_at, j.id), reverse=True)]
 
 
+@dataclass(frozen=True)
+class RevertPreview:
+    """What reverting a job would do, for a confirmation step: nothing is changed to find it out."""
+
+    job: ImportJob
+    table_name: str
+    delete_rows: int  # rows it inserted, deleted by the revert
+    restore_rows: int  # rows it updated, given their previous values back
+    later_job_ids: list[int]  # later imports that changed its rows: reverted first, or the revert refused
+    refused: str  # why it cannot be reverted ("" when it can)
+
+    @property
+    def possible(self) -> bool:
+        return not self.refused
+
+
+def import_job_revert_preview(*, job: ImportJob) -> RevertPreview:
+    """What `import_job_revert` would delete and restore for this job, read without changing anything."""
+    restore = delete = 0
+    table_name = job.table_name
+    refused = ""
+    later: list[int] = []
+    if job.reverted_at is not None:
+        refused = f"Job {job.id} was already reverted on {job.reverted_at:%Y-%m-%d %H:%M} UTC."
+    elif job.status != JobStatus.COMPLETE:
+        refused = f"Only a completed import can be reverted; job {job.id} is '{job.status_label}'."
+    else:
+        try:
+            table_name = _table_name(job)
+        except RevertRefused as exc:
+            refused = exc.message
+    if not refused:
+        restore = RowVersion.objects.filter(job_id=job.id, table_name=table_name).count()
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT COUNT(*) FROM {quote(table_name)} WHERE {quote('import_job_id')} = %s", [job.id]
+            )
+            delete = max(cursor.fetchone()[0] - restore, 0)
+        later = revert_blockers(job)
+    return RevertPreview(
+        job=job,
+        table_name=table_name,
+        delete_rows=delete,
+        restore_rows=restore,
+        later_job_ids=later,
+        refused=refused,
+    )
+
+
 def _revert_message(*, table_name: str, deleted: int, restored: int, cascaded: list[int], lost: int) -> str:
     parts = []
     if cascaded:

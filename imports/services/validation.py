@@ -168,6 +168,17 @@ class ColumnRule:
     decimal_separator: str = "."  # int and decimal columns: "." or ","
     thousands_separator: str = ""  # int and decimal columns: "" (none), ",", ".", " " or "'"
     distributor: DistributorRule | None = None  # every non-empty value must match it
+    header: str | None = (
+        None  # the file's own header that feeds the column (`DO Date`), as the file spells it
+    )
+
+    @property
+    def label(self) -> str:
+        """How messages name the column: the file's header and the column (`DO Date (dotanggal)`), the name
+        once when they are the same, the name alone when the file has no header for it."""
+        if not self.header or self.header == self.name:
+            return self.name
+        return f"{self.header} ({self.name})"
 
 
 @dataclass(frozen=True)
@@ -253,7 +264,7 @@ def chunk_validate(
                 _Failure(
                     indexes,
                     "nul_byte",
-                    [f"{rule.name}: the value contains a NUL byte (\\x00)"] * len(indexes),
+                    [f"{rule.label}: the value contains a NUL byte (\\x00)"] * len(indexes),
                 )
             )
         if rule.distributor is not None:
@@ -263,7 +274,7 @@ def chunk_validate(
         if rule.is_mandatory and not filled.all():
             missing = np.flatnonzero(~filled)
             failures.append(
-                _Failure(missing, "missing_value", [f"{rule.name}: a value is required"] * len(missing))
+                _Failure(missing, "missing_value", [f"{rule.label}: a value is required"] * len(missing))
             )
         columns[rule.name] = checked.values
         if len(checked.rounded):
@@ -394,7 +405,7 @@ def _distributor_check(
     else:
         rule_text = f" (first {_characters(len(distributor.expected))})"
     messages = [
-        f"{rule.name}: '{cell}' does not match dist_id {distributor.dist_id}{rule_text}"
+        f"{rule.label}: '{cell}' does not match dist_id {distributor.dist_id}{rule_text}"
         for cell in text.take(pa.array(indexes)).to_pylist()
     ]
     return [_Failure(indexes, "distributor_mismatch", messages)]
@@ -479,7 +490,7 @@ def _int_check(rule: ColumnRule, text: pa.Array) -> _Checked:
             _Failure(
                 indexes,
                 "invalid_int",
-                [f"{rule.name}: '{v}' is not a whole number{rule_text}" for v in cells],
+                [f"{rule.label}: '{v}' is not a whole number{rule_text}" for v in cells],
             )
         )
     indexes, cells = _cells(text, well_formed & over)
@@ -487,7 +498,7 @@ def _int_check(rule: ColumnRule, text: pa.Array) -> _Checked:
         limits = f"-{_INT64_MIN_MAGNITUDE} to {_INT64_MAX}"
         failures.append(
             _Failure(
-                indexes, "invalid_int", [f"{rule.name}: '{v}' is out of range ({limits})" for v in cells]
+                indexes, "invalid_int", [f"{rule.label}: '{v}' is out of range ({limits})" for v in cells]
             )
         )
     return _Checked(values, failures)
@@ -540,7 +551,7 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
             _Failure(
                 indexes,
                 "invalid_decimal",
-                [f"{rule.name}: '{v}' is not a number ({rule_text})" for v in cells],
+                [f"{rule.label}: '{v}' is not a number ({rule_text})" for v in cells],
             )
         )
     out_of_range = well_formed & (whole_digits > allowed)
@@ -551,7 +562,7 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
             # Rounding can carry into a new digit: 99.995 kept to 2 places is 100.00.
             carried = f" once rounded to {places} decimal places" if rounded[index] else ""
             messages.append(
-                f"{rule.name}: '{cell}' has {whole_digits[index]} digits before the decimal point{carried}, "
+                f"{rule.label}: '{cell}' has {whole_digits[index]} digits before the decimal point{carried}, "
                 f"more than the {allowed} allowed"
             )
         failures.append(_Failure(indexes, "decimal_out_of_range", messages))
@@ -562,7 +573,7 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
                 indexes,
                 "too_many_decimals",
                 [
-                    f"{rule.name}: '{cell}' has {_places(fraction_digits[index])}, more than the {places} allowed"
+                    f"{rule.label}: '{cell}' has {_places(fraction_digits[index])}, more than the {places} allowed"
                     for index, cell in zip(indexes, cells, strict=True)
                 ],
             )
@@ -619,7 +630,7 @@ def _bool_check(rule: ColumnRule, text: pa.Array) -> _Checked:
         accepted = ", ".join(f"{yes}/{no}" for yes, no in zip(BOOL_TRUE, BOOL_FALSE, strict=True))
         failures.append(
             _Failure(
-                indexes, "invalid_bool", [f"{rule.name}: '{v}' is not yes or no ({accepted})" for v in cells]
+                indexes, "invalid_bool", [f"{rule.label}: '{v}' is not yes or no ({accepted})" for v in cells]
             )
         )
     return _Checked(values, failures)
@@ -635,7 +646,7 @@ def _str_check(rule: ColumnRule, text: pa.Array) -> _Checked:
                 indexes,
                 "too_long",
                 [
-                    f"{rule.name}: {n} characters, more than the {rule.max_length} allowed"
+                    f"{rule.label}: {n} characters, more than the {rule.max_length} allowed"
                     for n in lengths[indexes]
                 ],
             )
@@ -723,32 +734,32 @@ def _temporal_check(rule: ColumnRule, text: pa.Array, *, date_only: bool) -> _Ch
         described = _words_join([f"{reading} with {fmt}" for reading, fmt in seen.items()], "and")
         problems[index] = (
             "ambiguous_date",
-            f"{rule.name}: '{cells[index]}' is ambiguous: it reads as {described}",
+            f"{rule.label}: '{cells[index]}' is ambiguous: it reads as {described}",
         )
     for index in np.flatnonzero(year_zero & ~ambiguous):
-        problems[index] = (code, f"{rule.name}: '{cells[index]}' is not a real date (there is no year 0)")
+        problems[index] = (code, f"{rule.label}: '{cells[index]}' is not a real date (there is no year 0)")
     for index in np.flatnonzero(timed & ~ambiguous & ~year_zero):
         problems[index] = (
             "time_in_date",
-            f"{rule.name}: '{cells[index]}' has a time of day ({_clock_text(time_of_day[index])}); "
+            f"{rule.label}: '{cells[index]}' has a time of day ({_clock_text(time_of_day[index])}); "
             "this column holds dates only",
         )
     for index in np.flatnonzero(~parsed):
         if too_precise[index]:
             problems[index] = (
                 "too_precise_time",
-                f"{rule.name}: '{cells[index]}' has more than {FRACTION_DIGITS} digits of fractional seconds; "
+                f"{rule.label}: '{cells[index]}' has more than {FRACTION_DIGITS} digits of fractional seconds; "
                 "the table keeps microseconds",
             )
             continue
         reason = _date_impossible(cells[index], families)
         if reason:
-            problems[index] = (code, f"{rule.name}: '{cells[index]}' is not a real date ({reason})")
+            problems[index] = (code, f"{rule.label}: '{cells[index]}' is not a real date ({reason})")
         else:
             accepted = _words_join([family.readable for family in families], "or")
             problems[index] = (
                 code,
-                f"{rule.name}: '{cells[index]}' is not a {kind} in the format {accepted}",
+                f"{rule.label}: '{cells[index]}' is not a {kind} in the format {accepted}",
             )
 
     failures = []

@@ -73,7 +73,8 @@
     bar.setAttribute("aria-valuenow", done);
     bar.firstElementChild.style.width = percent + "%";
     item.querySelector(".job-rows").textContent = number(done) + " / " + number(total) + " rows";
-    item.querySelector(".job-success").textContent = number(file.success_count) + " imported";
+    item.querySelector(".job-success").textContent =
+      number(file.success_count) + (file.reverted ? " reverted" : " imported");
     item.querySelector(".job-rejected").textContent = number(file.error_count) + " rejected";
   }
 

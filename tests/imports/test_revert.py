@@ -229,7 +229,7 @@ def test_revert_admin_action_deletes_the_rows_and_reports(admin_api, admin_user,
     client.force_login(admin_user)
     response = client.post(
         "/admin/imports/importjob/",
-        {"action": "revert_action", "_selected_action": [job.pk]},
+        {"action": "revert_action", "_selected_action": [job.pk], "post": "yes"},
         follow=True,
     )
     assert response.status_code == 200
@@ -246,7 +246,9 @@ def test_revert_admin_action_needs_the_change_permission(admin_api, client, make
     client.force_login(viewer)
     page = client.get("/admin/imports/importjob/").content.decode()
     assert "revert_action" not in page
-    client.post("/admin/imports/importjob/", {"action": "revert_action", "_selected_action": [job.pk]})
+    client.post(
+        "/admin/imports/importjob/", {"action": "revert_action", "_selected_action": [job.pk], "post": "yes"}
+    )
     assert table_count("sales") == 10
 
 
@@ -259,7 +261,7 @@ def test_revert_admin_actions_refuse_a_blocked_revert_then_cascade(
 
     refused = client.post(
         "/admin/imports/importjob/",
-        {"action": "revert_action", "_selected_action": [products.pk]},
+        {"action": "revert_action", "_selected_action": [products.pk], "post": "yes"},
         follow=True,
     )
     shown = [str(m) for m in refused.context["messages"]]
@@ -271,7 +273,7 @@ def test_revert_admin_actions_refuse_a_blocked_revert_then_cascade(
 
     done = client.post(
         "/admin/imports/importjob/",
-        {"action": "revert_cascade_action", "_selected_action": [products.pk]},
+        {"action": "revert_cascade_action", "_selected_action": [products.pk], "post": "yes"},
         follow=True,
     )
     shown = [str(m) for m in done.context["messages"]]

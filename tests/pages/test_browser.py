@@ -83,7 +83,7 @@ def test_upload_zip_follow_batch_and_download_errors(
     screenshot(page, "batch-detail")
 
     with page.expect_download() as download_info:
-        sales.get_by_role("link", name="Download all rejected rows (CSV)").click()
+        sales.get_by_role("link", name="Download as CSV (safe to open)").click()
     download = download_info.value
     assert download.suggested_filename == "sales_10k_37bad-errors.csv"
     saved = tmp_path / download.suggested_filename

@@ -282,7 +282,7 @@ def test_batch_detail_shows_summary_row_errors_and_missing_files(staff_client, s
     assert "Total sales" in text and "Period" in text and "Export date" in text
     assert job.summary["period_start"] in text
     assert job.notes in text
-    assert "Rejected rows" in text and "(the first 20 of 37)" in text
+    assert "Rejected rows" in text and "The first 20 rejected rows one by one" in text
     assert len(response.context["files"][0]["row_errors"]) == 20
     errors_url = f"/api/jobs/{batch.batch_id}/files/{job.id}/errors.csv"
     assert f'href="{errors_url}"' in text

@@ -154,6 +154,7 @@ ENDPOINTS = [
     Endpoint("job", "get", "/api/jobs/{batch}", owned=True),
     Endpoint("job-details", "get", "/api/jobs/{batch}/details", owned=True),
     Endpoint("job-errors-csv", "get", "/api/jobs/{batch}/files/{job}/errors.csv", owned=True),
+    Endpoint("job-errors-xlsx", "get", "/api/jobs/{batch}/files/{job}/errors.xlsx", owned=True),
     Endpoint("job-archive", "get", "/api/jobs/{batch}/files/{job}/archive", owned=True),
     Endpoint(
         "job-revert",
