@@ -247,7 +247,7 @@ def test_migration_makes_absolute_errors_files_relative(formula_job):
 
     from django.apps import apps
 
-    migration = import_module("imports.migrations.0008_errors_errors_file_relative")
+    migration = import_module("imports.migrations.0009_errors_file_relative")
     job = formula_job
     relative = job.errors_file
     ImportJob.objects.filter(pk=job.pk).update(errors_file=str(Path(settings.MEDIA_ROOT) / relative))
