@@ -12,7 +12,7 @@ from imports.models import ImportJob, JobStatus
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.importing import import_job_run
 
-DATA_SUFFIXES = {".csv", ".txt", ".zip"}
+DATA_SUFFIXES = {".csv", ".txt", ".zip", ".xlsx", ".xlsm", ".xls", ".ods"}
 
 
 def _file_chunks(path: Path, size: int = 1024 * 1024):
