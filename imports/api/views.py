@@ -36,7 +36,8 @@ class CanUpload(BasePermission):
 
 class ImportRequestSerializer(serializers.Serializer):
     files = serializers.ListField(
-        child=serializers.FileField(), help_text="One or more .csv, .txt or .zip files."
+        child=serializers.FileField(),
+        help_text="One or more .csv, .txt, .xlsx, .xlsm, .xls, .ods or .zip files.",
     )
     mode = serializers.ChoiceField(
         choices=[ImportMode.QUICK, ImportMode.FULL, ImportMode.BOTH],

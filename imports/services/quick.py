@@ -73,7 +73,8 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
     ext = PurePath(original_name).suffix.lower()
     if ext not in DATA_EXTENSIONS:
         raise QuickValidationError(
-            f"{original_name}: Unsupported file type '{ext or '(none)'}'. Expected .csv or .txt.",
+            f"{original_name}: Unsupported file type '{ext or '(none)'}'. "
+            f"Expected {', '.join(DATA_EXTENSIONS[:-1])} or {DATA_EXTENSIONS[-1]}.",
             code="unsupported_type",
         )
     # 2-3. Readable, not empty, headers normalised and unique (the reader refuses duplicates).

@@ -68,6 +68,9 @@ class WorkbookSource:
     rows: str  # the sheet row number of each data record of the working file (int64, native order)
     header_row: int
     cell_errors: tuple[tuple[int, int, str, str], ...]  # (sheet row, column index from 0, cell, error text)
+    records: int = 0  # data records written
+    seconds: float = 0.0  # the conversion's wall-clock time (0 when an earlier conversion was reused)
+    peak_rss_mb: float = 0.0  # the converting process's high-water mark
 
 
 def _reading():
@@ -91,7 +94,10 @@ def workbook_convert(*, path: Path, name: str, sheet: str | None) -> WorkbookSou
     working = work_dir / f"sheet-{key[:24]}.csv"
     meta_path = working.with_suffix(".json")
     rows_path = working.with_suffix(".rows")
+    started = time.perf_counter()
+    converted = False
     if not (meta_path.exists() and working.exists() and rows_path.exists()):
+        converted = True
         _stale_remove(work_dir)
         spec = {"path": str(path), "sheet": sheet or "", "working": str(working), "meta": str(meta_path)}
         spec["rows"] = str(rows_path)
@@ -114,13 +120,26 @@ def workbook_convert(*, path: Path, name: str, sheet: str | None) -> WorkbookSou
         for leftover in (working, rows_path, meta_path):
             leftover.unlink(missing_ok=True)
         raise reading.ReadError(message.replace("{name}", name), code=code, details=meta.get("details"))
-    return WorkbookSource(
+    source = WorkbookSource(
         sheet=meta["sheet"],
         working=str(working),
         rows=str(rows_path),
         header_row=meta["header_row"],
         cell_errors=tuple(tuple(cell) for cell in meta["cell_errors"]),
+        records=meta["records"],
+        seconds=time.perf_counter() - started if converted else 0.0,
+        peak_rss_mb=meta.get("peak_rss_mb", 0.0),
     )
+    if converted:
+        logger.info(
+            "%s: sheet '%s' converted, %d rows in %.1f s (converter's peak RSS %.0f MB)",
+            name,
+            source.sheet,
+            source.records,
+            source.seconds,
+            source.peak_rss_mb,
+        )
+    return source
 
 
 def workbook_release(source: WorkbookSource) -> None:
@@ -237,7 +256,22 @@ def child_main() -> None:
     meta = _convert(
         path=Path(spec["path"]), sheet=spec["sheet"], working=Path(spec["working"]), rows=Path(spec["rows"])
     )
+    meta["peak_rss_mb"] = _peak_rss_mb()
     Path(spec["meta"]).write_text(json.dumps(meta))
+
+
+def _peak_rss_mb() -> float:
+    """This process's high-water mark (VmHWM: ru_maxrss would start at the parent's peak after fork)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for entry in status:
+                if entry.startswith("VmHWM:"):
+                    return int(entry.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _convert(*, path: Path, sheet: str, working: Path, rows: Path) -> dict:
@@ -265,7 +299,9 @@ def _convert(*, path: Path, sheet: str, working: Path, rows: Path) -> dict:
         errors = _error_cells(path=path, sheet=chosen, index=names.index(chosen))
         data = workbook.get_sheet_by_name(chosen)
         start = data.start
-        first_row = (start[0] if start else 0) + 1
+        # python-calamine's iter_rows starts at the sheet's first row (leading empty rows included) and at the
+        # first used column (measured with 0.9.1 on .xlsx, .xls and .ods): Excel's row is offset + 1.
+        first_row = 1
         first_col = start[1] if start else 0
         header_row, written = None, 0
         # calamine reads an error cell as empty: its text goes back in, so the rejected row shows it.
@@ -294,6 +330,16 @@ def _convert(*, path: Path, sheet: str, working: Path, rows: Path) -> dict:
                     numbers.write(np.asarray(kept, dtype=_ROWS_DTYPE).tobytes())
                     kept = []
             numbers.write(np.asarray(kept, dtype=_ROWS_DTYPE).tobytes())
+        yielded = offset + 1 if header_row is not None else 0
+    if start and header_row is not None and yielded == data.height and start[0]:
+        # A reader that starts at the first used row instead: the same rows, numbered from there.
+        shift = start[0]
+        header_row += shift
+        if written:
+            mapped = np.memmap(rows, dtype=_ROWS_DTYPE, mode="r+")
+            mapped += shift
+            mapped.flush()
+            del mapped
     if header_row is None:
         return {"error": ["empty_file", f"{{name}} is empty (sheet '{chosen}')."]}
     cell_errors = [

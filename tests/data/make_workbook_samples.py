@@ -174,6 +174,27 @@ def error_cell_xlsx(path: Path) -> None:
     _workbook_save(workbook, path)
 
 
+def gaps_xlsx(path: Path) -> None:
+    """Rows as Excel numbers them: two empty rows above the header (row 3), an empty row 6 between the
+    data, and a bad quantity on row 8 (the 4th data row)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Sales"
+    exported = datetime(2026, 10, 31, 23, 0)
+    sheet.append([])
+    sheet.append([])
+    sheet.append(HEADER)
+    sheet.append([31001, "DO1", date(2026, 10, 3), "C1", "00001", 1, 10, exported])
+    sheet.append([31001, "DO2", date(2026, 10, 3), "C2", "00002", 2, 20, exported])
+    sheet.append([])
+    sheet.append([31001, "DO3", date(2026, 10, 3), "C3", "00003", 3, 30, exported])
+    sheet.append([31001, "DO4", date(2026, 10, 3), "C4", "00004", "four", 40, exported])
+    # An empty row kept by the sheet (a formatted cell, no value) is skipped too.
+    sheet["A9"].number_format = "@"
+    sheet.append([31001, "DO5", date(2026, 10, 3), "C5", "00005", 5, 50, exported])
+    _workbook_save(workbook, path)
+
+
 def bomb_xlsx(path: Path, source: Path) -> None:
     """sales_workbook.xlsx with a 64 MiB run of spaces added to its sheet: compression ratio ~1000:1."""
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
@@ -218,6 +239,7 @@ def main() -> None:
     sales_xlsx(HERE / "sales_workbook.xlsx")
     two_sheets_xlsx(HERE / "sales_two_sheets.xlsx")
     error_cell_xlsx(HERE / "sales_error_cells.xlsx")
+    gaps_xlsx(HERE / "sales_gaps.xlsx")
     bomb_xlsx(HERE / "sales_workbook_bomb.xlsx", HERE / "sales_workbook.xlsx")
     zip_of(HERE / "sales_workbook_in_zip.zip", [HERE / "sales_workbook.xlsx"])
     if shutil.which("soffice") is None:

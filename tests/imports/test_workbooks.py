@@ -1,6 +1,7 @@
 """Excel and OpenDocument input: real .xlsx, .xls and .ods samples import exactly like their CSV twin."""
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -48,7 +49,7 @@ def csv_twin(admin_api) -> tuple[list[tuple], list[tuple]]:
 
 
 @pytest.mark.parametrize("sample", ["sales_workbook.xlsx", "sales_workbook.xls", "sales_workbook.ods"])
-def test_workbook_imports_the_same_rows_and_errors_as_its_csv_twin(admin_api, demo_tables, sample):
+def test_workbook_imports_the_same_rows_and_errors_as_its_csv_twin(admin_api, demo_tables, sample, settings):
     rows, errors = csv_twin(admin_api)
     assert errors == [(5, "qty", "ten", "invalid_int"), (7, "dotanggal", "01/13/2026", "invalid_date")]
     job = imported(admin_api, sample)
@@ -60,6 +61,8 @@ def test_workbook_imports_the_same_rows_and_errors_as_its_csv_twin(admin_api, de
     )
     assert sales_table_rows() == rows
     assert job_errors(job) == errors
+    # The sheet's CSV working file is gone once the import has read it.
+    assert list((Path(settings.IMPORT_WORK_DIR) / "sheets").glob("sheet-*")) == []
     # Leading zeros stay, a number cell 31001 is "31001", a whole 99000.0 is 99000, an empty cell is NULL.
     by_order = {row[1]: row for row in rows}
     assert by_order["DO2610001"][:5] == ("31001", "DO2610001", "2026-10-03", "C000123", "00123")
@@ -100,6 +103,13 @@ def test_workbook_excel_dates_pass_a_column_whose_format_is_day_month_year(admin
     response = post_import(admin_api, upload("sales_small.csv"), mode="full")
     assert response.status_code == 422
     assert "'2026-10-31 23:00:00'" in response.json()["data"]["validation"][0]["error"]
+
+
+def test_workbook_row_numbers_are_the_sheets_own(admin_api, demo_tables):
+    job = imported(admin_api, "sales_gaps.xlsx")
+    assert (job.status, job.total_rows, job.success_count) == (JobStatus.COMPLETE, 5, 4)
+    assert job_errors(job) == [(8, "qty", "four", "invalid_int")]
+    assert [row[1] for row in sales_table_rows()] == ["DO1", "DO2", "DO3", "DO5"]
 
 
 def test_workbook_error_cells_are_row_errors_naming_the_cell(admin_api, demo_tables):
