@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
+import itertools
 import json
 import logging
 import re
@@ -100,7 +102,7 @@ def workbook_convert(*, path: Path, name: str, sheet: str | None) -> WorkbookSou
         converted = True
         _stale_remove(work_dir)
         spec = {"path": str(path), "sheet": sheet or "", "working": str(working), "meta": str(meta_path)}
-        spec["rows"] = str(rows_path)
+        spec.update(rows=str(rows_path), split_bytes=SPLIT_BYTES, part_bytes=PART_BYTES)
         completed = subprocess.run(
             [sys.executable, "-c", "from imports.services.workbooks import child_main; child_main()"],
             input=json.dumps(spec),
@@ -254,7 +256,12 @@ def child_main() -> None:
     """Entry point of the conversion's process: read the spec on stdin, write the CSV, the rows and the meta."""
     spec = json.loads(sys.stdin.read())
     meta = _convert(
-        path=Path(spec["path"]), sheet=spec["sheet"], working=Path(spec["working"]), rows=Path(spec["rows"])
+        path=Path(spec["path"]),
+        sheet=spec["sheet"],
+        working=Path(spec["working"]),
+        rows=Path(spec["rows"]),
+        split_bytes=spec["split_bytes"],
+        part_bytes=spec["part_bytes"],
     )
     meta["peak_rss_mb"] = _peak_rss_mb()
     Path(spec["meta"]).write_text(json.dumps(meta))
@@ -274,7 +281,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _convert(*, path: Path, sheet: str, working: Path, rows: Path) -> dict:
+def _convert(*, path: Path, sheet: str, working: Path, rows: Path, split_bytes: int, part_bytes: int) -> dict:
     import python_calamine
 
     try:
@@ -297,55 +304,260 @@ def _convert(*, path: Path, sheet: str, working: Path, rows: Path) -> dict:
         else:
             chosen = names[0]
         errors = _error_cells(path=path, sheet=chosen, index=names.index(chosen))
-        data = workbook.get_sheet_by_name(chosen)
-        start = data.start
-        # python-calamine's iter_rows starts at the sheet's first row (leading empty rows included) and at the
-        # first used column (measured with 0.9.1 on .xlsx, .xls and .ods): Excel's row is offset + 1.
-        first_row = 1
-        first_col = start[1] if start else 0
-        header_row, written = None, 0
         # calamine reads an error cell as empty: its text goes back in, so the rejected row shows it.
         by_row: dict[int, list[tuple[int, str]]] = {}
         for row, column, _, text in errors:
-            if column >= first_col:
-                by_row.setdefault(row, []).append((column - first_col, text))
-        with working.open("w", encoding="utf-8", newline="") as out, rows.open("wb") as numbers:
-            writer = csv.writer(out, lineterminator="\n")
-            kept: list[int] = []
-            for offset, cells in enumerate(data.iter_rows()):
-                texts = [cell_text(value) for value in cells]
-                excel_row = first_row + offset
-                for column, text in by_row.get(excel_row, ()):
-                    if column < len(texts):
-                        texts[column] = text
-                if not any(text.strip() for text in texts):
-                    continue  # a wholly empty row is skipped, like a blank line
-                if header_row is None:
-                    header_row = excel_row
-                else:
-                    kept.append(excel_row)
-                    written += 1
-                writer.writerow(texts)
-                if len(kept) >= 65_536:
-                    numbers.write(np.asarray(kept, dtype=_ROWS_DTYPE).tobytes())
-                    kept = []
-            numbers.write(np.asarray(kept, dtype=_ROWS_DTYPE).tobytes())
-        yielded = offset + 1 if header_row is not None else 0
-    if start and header_row is not None and yielded == data.height and start[0]:
-        # A reader that starts at the first used row instead: the same rows, numbered from there.
-        shift = start[0]
-        header_row += shift
-        if written:
-            mapped = np.memmap(rows, dtype=_ROWS_DTYPE, mode="r+")
-            mapped += shift
-            mapped.flush()
-            del mapped
+            by_row.setdefault(row, []).append((column, text))
+        with working.open("wb") as out, rows.open("wb") as numbers:
+            sink = _SheetWriter(out=out, numbers=numbers)
+            parts = _sheet_sources(
+                workbook=workbook,
+                path=path,
+                sheet=chosen,
+                index=names.index(chosen),
+                scratch=working,
+                split_bytes=split_bytes,
+                part_bytes=part_bytes,
+            )
+            for part in parts:
+                with part as data:
+                    start = data.start
+                    if start is None:
+                        continue
+                    # iter_rows starts at the sheet's first row (leading empty rows included) and at its first
+                    # used column (python-calamine 0.9.1, .xlsx, .xls and .ods): Excel's row is offset + 1, and
+                    # the columns are made whole from column A.
+                    pad = [""] * start[1]
+                    for offset, cells in enumerate(data.iter_rows()):
+                        if offset < start[0]:
+                            continue  # empty rows above this part's first used row
+                        excel_row = offset + 1
+                        if pad:
+                            cells = pad + cells
+                        for column, text in by_row.get(excel_row, ()):
+                            if column < len(cells):
+                                cells[column] = text
+                        sink.add(excel_row, cells)
+            sink.flush()
+        header_row, written = sink.header_row, sink.written
     if header_row is None:
         return {"error": ["empty_file", f"{{name}} is empty (sheet '{chosen}')."]}
-    cell_errors = [
-        (row, column - first_col, ref, text) for row, column, ref, text in errors if column >= first_col
-    ]
+    cell_errors = list(errors)
     return {"sheet": chosen, "header_row": header_row, "records": written, "cell_errors": cell_errors}
+
+
+# An .xlsx/.xlsm sheet whose XML is larger than this is read in parts of about PART_BYTES each: calamine
+# holds a whole sheet (about 650 bytes a row of 8 columns), a part's rows only.
+SPLIT_BYTES = 48 * 1024 * 1024
+PART_BYTES = 24 * 1024 * 1024
+_READ_BYTES = 4 * 1024 * 1024
+_SHEET_DATA_OPEN_RE = re.compile(rb"<((?:\w+:)?)sheetData\b[^>]*?(/?)>")
+_DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>")
+_SHEET_DATA_CLOSE_RE = re.compile(rb"</(?:\w+:)?sheetData>")
+
+
+class _Part:
+    """A sheet to read, as a context manager: the workbook's own, or a part workbook removed afterwards."""
+
+    def __init__(self, *, sheet, workbook=None, path: Path | None = None) -> None:
+        self.sheet, self.workbook, self.path = sheet, workbook, path
+
+    def __enter__(self):
+        return self.sheet
+
+    def __exit__(self, *exc_info) -> None:
+        self.sheet = None
+        if self.workbook is not None:
+            self.workbook.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _sheet_sources(
+    *, workbook, path: Path, sheet: str, index: int, scratch: Path, split_bytes: int, part_bytes: int
+) -> Iterator[_Part]:
+    """The sheet whole, or, for a large .xlsx/.xlsm sheet, part workbooks of consecutive rows in order."""
+    member = None
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            member = _sheet_member(archive=archive, sheet=sheet, index=index)
+            if member is not None and archive.getinfo(member).file_size <= split_bytes:
+                member = None
+    if member is None:
+        yield _Part(sheet=workbook.get_sheet_by_name(sheet))
+        return
+    import python_calamine
+
+    for part in _sheet_parts(path=path, member=member, scratch=scratch, part_bytes=part_bytes):
+        opened = python_calamine.CalamineWorkbook.from_path(str(part))
+        yield _Part(sheet=opened.get_sheet_by_name(sheet), workbook=opened, path=part)
+
+
+def _sheet_parts(*, path: Path, member: str, scratch: Path, part_bytes: int) -> Iterator[Path]:
+    """Part workbooks of a sheet, each with the sheet's XML head (less its <dimension>, which would make
+    calamine reserve the whole sheet), about `part_bytes` of its rows, cut between rows, and every other part
+    of the workbook (shared strings, styles). Rows keep their numbers."""
+    with zipfile.ZipFile(path) as archive:
+        others = [info for info in archive.infolist() if info.filename != member]
+        with archive.open(member) as stream:
+            data = b""
+            while True:
+                block = stream.read(_READ_BYTES)
+                data += block
+                opening = _SHEET_DATA_OPEN_RE.search(data)
+                if opening or not block:
+                    break
+            if not opening or opening.group(2) == b"/":
+                return
+            prefix = opening.group(1)
+            head = _DIMENSION_RE.sub(b"", data[: opening.end()])
+            tail = b"</" + prefix + b"sheetData></" + prefix + b"worksheet>"
+            row_end = b"</" + prefix + b"row>"
+            data = data[opening.end() :]
+            number, done = 0, False
+            while not done:
+                pieces, size = [], 0
+                while size < part_bytes and not done:
+                    closing = _SHEET_DATA_CLOSE_RE.search(data)
+                    if closing:
+                        pieces.append(data[: closing.start()])
+                        done = True
+                        break
+                    cut = data.rfind(row_end)
+                    if cut >= 0:
+                        cut += len(row_end)
+                        pieces.append(data[:cut])
+                        size += cut
+                        data = data[cut:]
+                    block = stream.read(_READ_BYTES)
+                    if not block:
+                        pieces.append(data)
+                        done = True
+                        break
+                    data += block
+                part = scratch.with_name(f"{scratch.stem}.part{number}.xlsx")
+                with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as out:
+                    for info in others:
+                        out.writestr(info.filename, archive.read(info))
+                    with out.open(member, "w", force_zip64=True) as sheet:
+                        sheet.write(head)
+                        for piece in pieces:
+                            sheet.write(piece)
+                        sheet.write(tail)
+                yield part
+                number += 1
+
+
+_BLOCK_ROWS = 20_000
+
+
+class _SheetWriter:
+    """Writes a sheet's rows to the working CSV a block at a time, converting each column of a block at once
+    (most columns hold one kind of cell: texts pass as they are, numbers are formatted by Arrow), and the
+    sheet row number of each data record to the rows file. Wholly empty rows are left out."""
+
+    def __init__(self, *, out, numbers) -> None:
+        self.out = out
+        self.numbers = numbers
+        self.header_row: int | None = None
+        self.written = 0
+        self._block: list[list] = []
+        self._block_rows: list[int] = []
+
+    def add(self, excel_row: int, cells: list) -> None:
+        if self.header_row is None:
+            texts = [cell_text(value) for value in cells]
+            if not any(texts):
+                return
+            self.header_row = excel_row
+            # The sheet's columns end with its last header; a value right of it makes its row ragged.
+            self.width = max(at for at, text in enumerate(texts) if text) + 1
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow(texts[: self.width])
+            self.out.write(line.getvalue().encode("utf-8"))
+            return
+        if len(cells) > self.width:
+            if not any(cell_text(value) for value in cells[self.width :]):
+                cells = cells[: self.width]
+            else:
+                self._ragged(excel_row, cells)
+                return
+        elif len(cells) < self.width:
+            cells = cells + [""] * (self.width - len(cells))
+        self._block.append(cells)
+        self._block_rows.append(excel_row)
+        if len(self._block) >= _BLOCK_ROWS:
+            self.flush()
+
+    def _ragged(self, excel_row: int, cells: list) -> None:
+        """A row with values right of the last header: written as it is, so the reader reports it ragged."""
+        self.flush()
+        texts = [cell_text(value) for value in cells]
+        while texts and not texts[-1]:
+            texts.pop()
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(texts)
+        self.out.write(line.getvalue().encode("utf-8"))
+        self.numbers.write(np.asarray([excel_row], dtype=_ROWS_DTYPE).tobytes())
+        self.written += 1
+
+    def flush(self) -> None:
+        if not self._block:
+            return
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pa_csv
+
+        columns = [_column_text(values) for values in itertools.zip_longest(*self._block, fillvalue="")]
+        numbers = np.asarray(self._block_rows, dtype=_ROWS_DTYPE)
+        self._block, self._block_rows = [], []
+        filled = np.zeros(len(numbers), dtype=bool)
+        for column in columns:
+            filled |= pc.not_equal(column, "").to_numpy(zero_copy_only=False)
+        table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
+        if not filled.all():
+            table, numbers = table.filter(pa.array(filled)), numbers[filled]
+        if table.num_rows:
+            pa_csv.write_csv(table, self.out, write_options=pa_csv.WriteOptions(include_header=False))
+            self.numbers.write(numbers.tobytes())
+            self.written += table.num_rows
+
+
+def _column_text(values: tuple):
+    """One column of a block as Arrow text, by the rules of cell_text."""
+    import pyarrow as pa
+
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return pa.array(values, type=pa.string())
+    if kinds == {float}:
+        return _numbers_text(np.fromiter(values, dtype=np.float64, count=len(values)))
+    if kinds == {date}:
+        return pa.array([value.isoformat() for value in values], type=pa.string())
+    if kinds == {datetime}:
+        return pa.array([value.isoformat(" ") for value in values], type=pa.string())
+    return pa.array([cell_text(value) for value in values], type=pa.string())
+
+
+def _numbers_text(numbers: np.ndarray):
+    """number_text over an array: Arrow's float formatting is the shortest round-trip one too; whole numbers
+    go through int64, and the rare values it writes with an exponent are formatted one by one."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(numbers), pa.string())
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(numbers) & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2.0**63)
+    if whole.any():
+        ints = pc.cast(pa.array(np.where(whole, numbers, 0).astype(np.int64)), pa.string())
+        text = pc.if_else(pa.array(whole), ints, text)
+    exponent = np.asarray(pc.match_substring(text, "e").to_numpy(zero_copy_only=False), dtype=bool)
+    if exponent.any():
+        values = text.to_pylist()
+        for at in np.flatnonzero(exponent):
+            values[at] = number_text(float(numbers[at]))
+        text = pa.array(values, type=pa.string())
+    return text
 
 
 def _error_cells(*, path: Path, sheet: str, index: int) -> list[tuple[int, int, str, str]]:
