@@ -417,10 +417,21 @@ def _sheet_parts(*, path: Path, member: str, scratch: Path, part_bytes: int) -> 
             number, done = 0, False
             while not done:
                 pieces, size = [], 0
-                while size < part_bytes and not done:
+                while not done and size < part_bytes:
                     closing = _SHEET_DATA_CLOSE_RE.search(data)
+                    limit = closing.start() if closing else len(data)
+                    want = part_bytes - size
+                    if limit > want:
+                        # More rows here than the part takes: cut after the row that crosses the size.
+                        cut = data.find(row_end, want, limit)
+                        if cut >= 0:
+                            cut += len(row_end)
+                            pieces.append(data[:cut])
+                            size += cut
+                            data = data[cut:]
+                            break
                     if closing:
-                        pieces.append(data[: closing.start()])
+                        pieces.append(data[:limit])
                         done = True
                         break
                     cut = data.rfind(row_end)
