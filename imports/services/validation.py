@@ -176,7 +176,8 @@ class ColumnRule:
 class RowError:
     """One rejected cell. Codes are stable: missing_value, nul_byte, invalid_int, invalid_decimal,
     decimal_out_of_range, too_many_decimals, invalid_bool, invalid_date, ambiguous_date, time_in_date,
-    invalid_datetime, too_precise_time, too_long, distributor_mismatch (and ragged_row, from the reader)."""
+    invalid_datetime, too_precise_time, too_long, distributor_mismatch, excel_error (a workbook's error cell)
+    (and ragged_row, from the reader)."""
 
     row: int  # as a spreadsheet shows it: the header is row 1
     column: str

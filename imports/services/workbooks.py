@@ -6,6 +6,12 @@ How a sheet becomes the engine's text chunks:
   that ends before the import starts, into a CSV working file in IMPORT_WORK_DIR; the CSV engine then reads
   that file in bounded chunks, exactly as it reads an uploaded CSV (headers normalised, duplicates and empty
   headers checked the same way, every cell validated as text). The importing process never holds the sheet.
+  An .xlsx/.xlsm sheet of more than SPLIT_BYTES of XML is handed to calamine in part workbooks of about
+  PART_BYTES of its rows each (cut between rows, every other part of the workbook copied), so the converter's
+  memory is bounded by the shared strings and one part, not by the sheet. (.xls holds at most 65,536 rows;
+  an .ods sheet is read whole.)
+- Columns count from A; the header's last non-empty cell ends them: a row with a value right of it is
+  ragged (`ragged_row`), as in a CSV.
 - The sheet is the first one, unless the table names one (`ImportTable.sheet_name`); a missing sheet is the
   file error `sheet_missing`, naming the sheets there are.
 - Cells become text: strings as they are; whole numbers (stored as floats, 1.0) as "1"; other numbers in their
@@ -21,9 +27,9 @@ How a sheet becomes the engine's text chunks:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
-import io
 import itertools
 import json
 import logging
@@ -206,6 +212,7 @@ def number_text(value: float) -> str:
     in exponent notation (which no number column reads)."""
     if value != value or value in (float("inf"), float("-inf")):
         return str(value)
+    value = float(value)
     if value.is_integer():
         return str(int(value))
     text = repr(value)
@@ -289,7 +296,7 @@ def _convert(*, path: Path, sheet: str, working: Path, rows: Path, split_bytes: 
     except (python_calamine.CalamineError, OSError, ValueError) as exc:
         logger.info("Workbook %s cannot be opened: %s", path, exc)
         return {"error": ["unreadable", f"{{name}} cannot be read as a workbook: {exc}"]}
-    with workbook:
+    try:
         names = workbook.sheet_names
         if not names:
             return {"error": ["empty_file", "{name} has no sheets."]}
@@ -308,7 +315,7 @@ def _convert(*, path: Path, sheet: str, working: Path, rows: Path, split_bytes: 
         by_row: dict[int, list[tuple[int, str]]] = {}
         for row, column, _, text in errors:
             by_row.setdefault(row, []).append((column, text))
-        with working.open("wb") as out, rows.open("wb") as numbers:
+        with working.open("w", encoding="utf-8", newline="") as out, rows.open("wb") as numbers:
             sink = _SheetWriter(out=out, numbers=numbers)
             parts = _sheet_sources(
                 workbook=workbook,
@@ -340,6 +347,9 @@ def _convert(*, path: Path, sheet: str, working: Path, rows: Path, split_bytes: 
                         sink.add(excel_row, cells)
             sink.flush()
         header_row, written = sink.header_row, sink.written
+    finally:
+        with contextlib.suppress(python_calamine.WorkbookClosed):
+            workbook.close()
     if header_row is None:
         return {"error": ["empty_file", f"{{name}} is empty (sheet '{chosen}')."]}
     cell_errors = list(errors)
@@ -386,6 +396,7 @@ def _sheet_sources(
     if member is None:
         yield _Part(sheet=workbook.get_sheet_by_name(sheet))
         return
+    workbook.close()  # its shared strings: each part has its own copy
     import python_calamine
 
     for part in _sheet_parts(path=path, member=member, scratch=scratch, part_bytes=part_bytes):
@@ -470,6 +481,7 @@ class _SheetWriter:
     def __init__(self, *, out, numbers) -> None:
         self.out = out
         self.numbers = numbers
+        self.writer = csv.writer(out, lineterminator="\n")
         self.header_row: int | None = None
         self.written = 0
         self._block: list[list] = []
@@ -483,9 +495,7 @@ class _SheetWriter:
             self.header_row = excel_row
             # The sheet's columns end with its last header; a value right of it makes its row ragged.
             self.width = max(at for at, text in enumerate(texts) if text) + 1
-            line = io.StringIO()
-            csv.writer(line, lineterminator="\n").writerow(texts[: self.width])
-            self.out.write(line.getvalue().encode("utf-8"))
+            self.writer.writerow(texts[: self.width])
             return
         if len(cells) > self.width:
             if not any(cell_text(value) for value in cells[self.width :]):
@@ -506,69 +516,53 @@ class _SheetWriter:
         texts = [cell_text(value) for value in cells]
         while texts and not texts[-1]:
             texts.pop()
-        line = io.StringIO()
-        csv.writer(line, lineterminator="\n").writerow(texts)
-        self.out.write(line.getvalue().encode("utf-8"))
+        self.writer.writerow(texts)
         self.numbers.write(np.asarray([excel_row], dtype=_ROWS_DTYPE).tobytes())
         self.written += 1
 
     def flush(self) -> None:
         if not self._block:
             return
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.csv as pa_csv
-
         columns = [_column_text(values) for values in itertools.zip_longest(*self._block, fillvalue="")]
-        numbers = np.asarray(self._block_rows, dtype=_ROWS_DTYPE)
+        numbers = self._block_rows
         self._block, self._block_rows = [], []
-        filled = np.zeros(len(numbers), dtype=bool)
-        for column in columns:
-            filled |= pc.not_equal(column, "").to_numpy(zero_copy_only=False)
-        table = pa.table(columns, names=[f"c{i}" for i in range(len(columns))])
-        if not filled.all():
-            table, numbers = table.filter(pa.array(filled)), numbers[filled]
-        if table.num_rows:
-            pa_csv.write_csv(table, self.out, write_options=pa_csv.WriteOptions(include_header=False))
-            self.numbers.write(numbers.tobytes())
-            self.written += table.num_rows
+        records = list(zip(*columns, strict=True))
+        filled = [any(record) for record in records]
+        if not all(filled):
+            records = [record for record, keep in zip(records, filled, strict=True) if keep]
+            numbers = [number for number, keep in zip(numbers, filled, strict=True) if keep]
+        if records:
+            self.writer.writerows(records)
+            self.numbers.write(np.asarray(numbers, dtype=_ROWS_DTYPE).tobytes())
+            self.written += len(records)
 
 
-def _column_text(values: tuple):
-    """One column of a block as Arrow text, by the rules of cell_text."""
-    import pyarrow as pa
-
+def _column_text(values: tuple) -> list[str] | tuple[str, ...]:
+    """One column of a block as text, by the rules of cell_text (one pass per kind of column)."""
     kinds = set(map(type, values))
     if kinds == {str}:
-        return pa.array(values, type=pa.string())
+        return values
     if kinds == {float}:
         return _numbers_text(np.fromiter(values, dtype=np.float64, count=len(values)))
     if kinds == {date}:
-        return pa.array([value.isoformat() for value in values], type=pa.string())
+        return [value.isoformat() for value in values]
     if kinds == {datetime}:
-        return pa.array([value.isoformat(" ") for value in values], type=pa.string())
-    return pa.array([cell_text(value) for value in values], type=pa.string())
+        return [value.isoformat(" ") for value in values]
+    return [cell_text(value) for value in values]
 
 
-def _numbers_text(numbers: np.ndarray):
-    """number_text over an array: Arrow's float formatting is the shortest round-trip one too; whole numbers
-    go through int64, and the rare values it writes with an exponent are formatted one by one."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pc.cast(pa.array(numbers), pa.string())
+def _numbers_text(numbers: np.ndarray) -> list[str]:
+    """number_text over an array: numpy's float text is the shortest round-trip one too; whole numbers go
+    through int64, and the rare values it writes with an exponent are formatted one by one."""
     with np.errstate(invalid="ignore"):
         whole = np.isfinite(numbers) & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2.0**63)
+    text = numbers.astype(str)
     if whole.any():
-        ints = pc.cast(pa.array(np.where(whole, numbers, 0).astype(np.int64)), pa.string())
-        text = pc.if_else(pa.array(whole), ints, text)
-    exponent = np.asarray(pc.match_substring(text, "e").to_numpy(zero_copy_only=False), dtype=bool)
-    if exponent.any():
-        values = text.to_pylist()
-        for at in np.flatnonzero(exponent):
-            values[at] = number_text(float(numbers[at]))
-        text = pa.array(values, type=pa.string())
-    return text
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+    values = text.tolist()
+    for at in np.flatnonzero(np.char.find(text, "e") >= 0):
+        values[at] = number_text(float(numbers[at]))
+    return values
 
 
 def _error_cells(*, path: Path, sheet: str, index: int) -> list[tuple[int, int, str, str]]:
