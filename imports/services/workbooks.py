@@ -173,6 +173,8 @@ def workbook_chunks(*, source: WorkbookSource, chunks: Iterator, columns: list[s
     for chunk in chunks:
         # The working file has no blank lines: its n-th data record is row n + 1 there.
         chunk.row_numbers = np.asarray(rows[np.asarray(chunk.row_numbers, dtype=np.int64) - 2])
+        for ragged in chunk.ragged:
+            ragged.row = int(rows[ragged.row - 2])
         cell_errors = []
         if len(error_rows) and len(chunk.row_numbers):
             first, last = int(chunk.row_numbers[0]), int(chunk.row_numbers[-1])

@@ -176,7 +176,7 @@ def error_cell_xlsx(path: Path) -> None:
 
 def gaps_xlsx(path: Path) -> None:
     """Rows as Excel numbers them: two empty rows above the header (row 3), an empty row 6 between the
-    data, and a bad quantity on row 8 (the 4th data row)."""
+    data, a bad quantity on row 8 (the 4th data row) and a value right of the header on row 11."""
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "Sales"
@@ -192,6 +192,8 @@ def gaps_xlsx(path: Path) -> None:
     # An empty row kept by the sheet (a formatted cell, no value) is skipped too.
     sheet["A9"].number_format = "@"
     sheet.append([31001, "DO5", date(2026, 10, 3), "C5", "00005", 5, 50, exported])
+    # Row 11: a value right of the last header (column I): the row is ragged.
+    sheet.append([31001, "DO6", date(2026, 10, 3), "C6", "00006", 6, 60, exported, "note"])
     _workbook_save(workbook, path)
 
 

@@ -110,8 +110,9 @@ def test_workbook_excel_dates_pass_a_column_whose_format_is_day_month_year(admin
 
 def test_workbook_row_numbers_are_the_sheets_own(admin_api, demo_tables):
     job = imported(admin_api, "sales_gaps.xlsx")
-    assert (job.status, job.total_rows, job.success_count) == (JobStatus.COMPLETE, 5, 4)
-    assert job_errors(job) == [(8, "qty", "four", "invalid_int")]
+    assert (job.status, job.total_rows, job.success_count) == (JobStatus.COMPLETE, 6, 4)
+    assert job_errors(job) == [(8, "qty", "four", "invalid_int"), (11, "", "", "ragged_row")]
+    assert job.errors[1]["message"] == "expected 8 fields, found 9"
     assert [row[1] for row in sales_table_rows()] == ["DO1", "DO2", "DO3", "DO5"]
 
 
@@ -233,7 +234,12 @@ def test_workbook_dates_and_times_as_iso_text():
             [(5, "qty", "ten", "invalid_int"), (7, "dotanggal", "01/13/2026", "invalid_date")],
             id="sales",
         ),
-        pytest.param("sales_gaps.xlsx", 4, [(8, "qty", "four", "invalid_int")], id="empty-rows"),
+        pytest.param(
+            "sales_gaps.xlsx",
+            4,
+            [(8, "qty", "four", "invalid_int"), (11, "", "", "ragged_row")],
+            id="empty-rows-and-a-ragged-one",
+        ),
         pytest.param(
             "sales_error_cells.xlsx",
             4,
