@@ -66,8 +66,9 @@ class MultipleFileField(forms.FileField):
 class UploadForm(PageForm):
     files = MultipleFileField(
         label="Files",
-        help_text="One or more .csv, .txt or .zip files. A ZIP may hold several data files.",
-        widget=MultipleFileInput(attrs={"accept": ".csv,.txt,.zip"}),
+        help_text="One or more .csv, .txt, .xlsx, .xlsm, .xls, .ods or .zip files. A ZIP may hold several data "
+        "files.",
+        widget=MultipleFileInput(attrs={"accept": ".csv,.txt,.xlsx,.xlsm,.xls,.ods,.zip"}),
     )
     table_name = forms.ChoiceField(
         label="Target table",

@@ -47,7 +47,8 @@ class DistIdField(serializers.CharField):
 
 class ImportRequestSerializer(serializers.Serializer):
     files = serializers.ListField(
-        child=serializers.FileField(), help_text="One or more .csv, .txt or .zip files."
+        child=serializers.FileField(),
+        help_text="One or more .csv, .txt, .xlsx, .xlsm, .xls, .ods or .zip files.",
     )
     mode = ModeField(required=False, allow_blank=True)
     table_name = serializers.CharField(
@@ -62,7 +63,8 @@ class ImportFormSerializer(serializers.Serializer):
     """The browsable API's upload form: one file input that takes several files."""
 
     files = serializers.FileField(
-        help_text="One or more .csv, .txt or .zip files.", style={"template": "imports/api/files_input.html"}
+        help_text="One or more .csv, .txt, .xlsx, .xlsm, .xls, .ods or .zip files.",
+        style={"template": "imports/api/files_input.html"},
     )
     mode = serializers.ChoiceField(choices=[*IMPORT_MODES], initial=ImportMode.QUICK, help_text=MODE_HELP)
     table_name = serializers.CharField(initial="auto", default="auto", help_text="'auto' or a table name.")

@@ -227,7 +227,9 @@ def _import_checked(job: ImportJob):
             f"The uploaded file {job.original_filename} is no longer on the server.", code="file_missing"
         )
     # The encoding is checked against the whole file, as quick validation did, before anything is loaded.
-    fmt, head = file_open_head(path=path, sample_rows=1, name=job.original_filename, whole_file=True)
+    fmt, head = file_open_head(
+        path=path, sample_rows=1, name=job.original_filename, whole_file=True, sheet=table.sheet_name
+    )
     columns = table_columns(table)
     mapping = headers_map(
         columns=columns, headers=head.normalized, table=table, dist_id=job.dist_id, file_headers=head.headers

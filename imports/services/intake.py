@@ -12,9 +12,11 @@ from pathlib import Path
 
 from importhub.errors import LimitExceeded
 
+from .workbooks import WORKBOOK_EXTENSIONS, ZIP_WORKBOOK_EXTENSIONS
+
 logger = logging.getLogger(__name__)
 
-DATA_EXTENSIONS = frozenset({".csv", ".txt"})
+DATA_EXTENSIONS = frozenset({".csv", ".txt", *WORKBOOK_EXTENSIONS})
 COPY_BYTES = 1024 * 1024
 _SAFE_EXTENSION_RE = re.compile(r"^\.[a-z0-9]{1,10}$")
 _DRIVE_RE = re.compile(r"^[a-zA-Z]:")
@@ -100,6 +102,11 @@ def files_intake(*, batch_dir: Path, uploads: list[tuple[str, Path]], limits: In
             _warn(result, f"{name}: {_over_file_limit(size, limits)}. Skipped.")
             stored_path.unlink(missing_ok=True)
             continue
+        problem = workbook_zip_problem(path=stored_path, name=name, limits=limits)
+        if problem:
+            _warn(result, f"{name}: {problem}. Skipped.")
+            stored_path.unlink(missing_ok=True)
+            continue
         result.files.append(
             IntakeFile(original_name=name, stored_path=stored_path, source_name=name, size=size)
         )
@@ -143,6 +150,11 @@ def _zip_extract(
             if isinstance(stored, str):
                 _warn(result, f"{name}: {_shown(member.filename)}: {stored}. Skipped.")
                 continue
+            workbook_problem = workbook_zip_problem(path=stored, name=member.filename, limits=limits)
+            if workbook_problem:
+                stored.unlink(missing_ok=True)
+                _warn(result, f"{name}: {_shown(member.filename)}: {workbook_problem}. Skipped.")
+                continue
             size = stored.stat().st_size
             total += size
             extracted += 1
@@ -171,6 +183,54 @@ def _zip_refusal(*, members: list[zipfile.ZipInfo], limits: IntakeLimits) -> str
         if following.header_offset < current.header_offset + _LOCAL_HEADER_BYTES + current.compress_size:
             return "has overlapping entries (possible ZIP bomb)"
     return None
+
+
+def workbook_zip_problem(*, path: Path, name: str, limits: IntakeLimits) -> str:
+    """Why a workbook that is a ZIP container (.xlsx, .xlsm, .ods) is refused under the ZIP limits, or "".
+
+    The same checks as an uploaded ZIP, with the same words: entry count, declared size, overlapping entries,
+    each part's compression ratio, and the bytes decompression really yields (headers can lie). A file that is
+    not a ZIP at all is left to the reader, which says it cannot be read."""
+    if _extension(name) not in ZIP_WORKBOOK_EXTENSIONS:
+        return ""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+        return ""
+    with archive:
+        members = archive.infolist()
+        refusal = _zip_refusal(members=members, limits=limits)
+        if refusal:
+            return refusal
+        total = 0
+        for member in members:
+            if member.file_size and (
+                not member.compress_size or member.file_size / member.compress_size > limits.zip_max_ratio
+            ):
+                ratio = member.file_size / member.compress_size if member.compress_size else float("inf")
+                return (
+                    f"{_shown(member.filename)}: compression ratio of {ratio:.0f}:1 is over the limit of "
+                    f"{limits.zip_max_ratio}:1 (possible ZIP bomb)"
+                )
+            written = 0
+            try:
+                with archive.open(member) as source:
+                    while block := source.read(COPY_BYTES):
+                        written += len(block)
+                        if written > member.file_size:
+                            return (
+                                f"{_shown(member.filename)}: holds more data than its header declares "
+                                "(possible ZIP bomb)"
+                            )
+                        if total + written > limits.zip_max_total_bytes:
+                            return (
+                                f"would expand to more than {_size_text(limits.zip_max_total_bytes)}, over the "
+                                "limit for a whole ZIP"
+                            )
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
+                return f"{_shown(member.filename)}: cannot be extracted: it is damaged or its headers do not match its data"
+            total += written
+    return ""
 
 
 def _member_problem(*, member: zipfile.ZipInfo, limits: IntakeLimits) -> str | None:

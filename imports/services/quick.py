@@ -17,9 +17,9 @@ from tableconfig.models import ColumnRole, ImportTable
 
 from .matching import HeaderMapping, headers_map, table_by_name, table_columns, table_for_filename
 from .reading import FileFormat, file_open_head, file_scan
-from .validation import ColumnRule, values_check, values_validate
+from .validation import ColumnRule, values_check, values_validate, workbook_rules
 
-DATA_EXTENSIONS = (".csv", ".txt")
+DATA_EXTENSIONS = (".csv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
 SAMPLE_ROWS = 2
 DIST_PREFIX_VALUES = 5
 # How many head records are read to find the first 5 non-empty distributor values.
@@ -78,7 +78,8 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
     ext = PurePath(original_name).suffix.lower()
     if ext not in DATA_EXTENSIONS:
         raise QuickValidationError(
-            f"{original_name}: Unsupported file type '{ext or '(none)'}'. Expected .csv or .txt.",
+            f"{original_name}: Unsupported file type '{ext or '(none)'}'. "
+            f"Expected {', '.join(DATA_EXTENSIONS[:-1])} or {DATA_EXTENSIONS[-1]}.",
             code="unsupported_type",
         )
     # 2-3. Readable, not empty, headers normalised and unique (the reader refuses duplicates).
@@ -91,6 +92,11 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
         table = table_by_name(table_name=table_name)
     result.table = table
     result.table_name = table.table_name
+    if fmt.workbook is not None and table.sheet_name:  # a workbook is read from the sheet its table names
+        fmt, head = file_open_head(
+            path=path, sample_rows=HEAD_RECORDS, name=original_name, sheet=table.sheet_name
+        )
+        result.file_format = fmt
     # 5. Its columns.
     columns = table_columns(table)
     if not columns:
@@ -108,7 +114,8 @@ def _steps(result: QuickResult, *, path: Path, original_name: str, table_name: s
         _distributor_head_check(result, records=records, mapping=mapping, columns=columns, dist_id=dist_id)
     # 7b. The first data rows, with the same checks as the full import: row errors, the file stays valid.
     sample = records[:SAMPLE_ROWS]
-    errors = values_validate(records=sample, row_numbers=list(range(2, 2 + len(sample))), rules=mapping.rules)
+    rules = workbook_rules(mapping.rules) if fmt.workbook is not None else mapping.rules
+    errors = values_validate(records=sample, row_numbers=list(range(2, 2 + len(sample))), rules=rules)
     result.row_errors = [e.as_dict() for e in errors]
     if mapping.ignored_headers:
         result.warnings.append(mapping.ignored_message())

@@ -20,6 +20,8 @@ from charset_normalizer import from_bytes
 from importhub.errors import FileRejected
 from tableconfig.naming import normalize_name
 
+from .workbooks import WorkbookSource, workbook_chunks, workbook_convert, workbook_is, workbook_release
+
 logger = logging.getLogger(__name__)
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -73,6 +75,8 @@ class ReadError(FileRejected):
 class FileFormat:
     encoding: str
     delimiter: str
+    # A workbook's sheet, converted to a CSV working file (workbooks.py); None for a text file.
+    workbook: WorkbookSource | None = None
 
 
 @dataclass
@@ -144,9 +148,21 @@ def file_head_read(*, path: Path, fmt: FileFormat, sample_rows: int = 5, name: s
 
 
 def file_open_head(
-    *, path: Path, sample_rows: int = 5, name: str | None = None, whole_file: bool = False
+    *,
+    path: Path,
+    sample_rows: int = 5,
+    name: str | None = None,
+    whole_file: bool = False,
+    sheet: str | None = None,
 ) -> tuple[FileFormat, FileHead]:
-    """Detect a file's format (checked against the whole file with `whole_file`) and read its head."""
+    """Detect a file's format (checked against the whole file with `whole_file`) and read its head.
+
+    A workbook (by its name's extension) is read from `sheet`, or its first sheet, through its CSV working
+    file (workbooks.py); the returned format carries it to file_scan and file_chunks_read."""
+    if workbook_is(name or path.name):
+        source = workbook_convert(path=path, name=name or path.name, sheet=sheet)
+        fmt = FileFormat(encoding="utf-8", delimiter=",", workbook=source)
+        return fmt, file_head_read(path=Path(source.working), fmt=fmt, sample_rows=sample_rows, name=name)
     fmt = file_format_detect(path=path, name=name, whole_file=whole_file)
     return fmt, file_head_read(path=path, fmt=fmt, sample_rows=sample_rows, name=name)
 
@@ -165,6 +181,10 @@ def file_scan(*, path: Path, fmt: FileFormat, name: str | None = None, count: bo
     and quick validation both decide here, so they cannot choose different encodings for one file.
     """
     name = name or path.name
+    if fmt.workbook is not None:
+        text = FileFormat(encoding=fmt.encoding, delimiter=fmt.delimiter)
+        scan = file_scan(path=Path(fmt.workbook.working), fmt=text, name=name, count=count)
+        return FileScan(fmt=fmt, records=scan.records)
     bom, body = _encoding_layout(path=path, encoding=fmt.encoding)
     if not _ascii_transparent(body):
         with _Utf8Source(path=path, fmt=fmt, offset=0, records_before=0, name=name) as source:
@@ -238,6 +258,14 @@ def file_chunks_read(
 ) -> Iterator[Chunk]:
     """Stream every data record as text in chunks of `chunk_rows`; rows with the wrong field count go to `ragged`."""
     name = name or path.name
+    if fmt.workbook is not None:
+        working = Path(fmt.workbook.working)
+        text = FileFormat(encoding=fmt.encoding, delimiter=fmt.delimiter)
+        head, _ = _head_parse(path=working, fmt=text, sample_rows=0, name=name)
+        chunks = file_chunks_read(path=working, fmt=text, chunk_rows=chunk_rows, name=name)
+        yield from workbook_chunks(source=fmt.workbook, chunks=chunks, columns=head.normalized)
+        workbook_release(fmt.workbook)
+        return
     head, data_offset = _head_parse(path=path, fmt=fmt, sample_rows=0, name=name)
     columns = head.normalized
     # Arrow may call the handler from its read-ahead thread while a batch is being handled here:

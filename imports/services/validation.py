@@ -22,7 +22,7 @@ import calendar
 import re
 from _strptime import TimeRE
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache
@@ -33,6 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from importhub.errors import ConfigError
+
+from .workbooks import WORKBOOK_ATTR
 
 DATE_ISO_FORMATS = ("%Y-%m-%d",)
 # A date-only ISO value is accepted in a datetime column and read as midnight.
@@ -185,7 +187,8 @@ class ColumnRule:
 class RowError:
     """One rejected cell. Codes are stable: missing_value, nul_byte, invalid_int, invalid_decimal,
     decimal_out_of_range, too_many_decimals, invalid_bool, invalid_date, ambiguous_date, time_in_date,
-    invalid_datetime, too_precise_time, too_long, distributor_mismatch (and ragged_row, from the reader)."""
+    invalid_datetime, too_precise_time, too_long, distributor_mismatch, excel_error (a workbook's error cell)
+    (and ragged_row, from the reader)."""
 
     row: int  # as a spreadsheet shows it: the header is row 1
     column: str
@@ -247,6 +250,9 @@ def chunk_validate(
     row_numbers = np.asarray(row_numbers, dtype=np.int64)
     if len(row_numbers) != count:
         raise ValueError(f"{count} rows but {len(row_numbers)} row numbers")
+    workbook = frame.attrs.get(WORKBOOK_ATTR)
+    if workbook is not None:
+        rules = workbook_rules(rules)
     checkers = [_rule_checker(rule) for rule in rules]
     columns: dict[str, np.ndarray] = {}
     rounded: dict[str, np.ndarray] = {}
@@ -276,6 +282,8 @@ def chunk_validate(
             failures.append(
                 _Failure(missing, "missing_value", [f"{rule.label}: a value is required"] * len(missing))
             )
+        if workbook is not None and rule.source is not None:
+            failures = _workbook_cell_errors(rule, failures, workbook["cell_errors"])
         columns[rule.name] = checked.values
         if len(checked.rounded):
             rounded[rule.name] = checked.rounded
@@ -300,6 +308,41 @@ def chunk_validate(
         rejected_positions=rejected_positions,
         rounded={name: n for name, n in rounded_counts.items() if n},
     )
+
+
+# --- Workbooks (imports/services/workbooks.py marks their chunks with WORKBOOK_ATTR) ------------------------
+
+
+def workbook_rules(rules: list[ColumnRule]) -> list[ColumnRule]:
+    """The rules a workbook's rows are checked with (its head rows too, which carry no frame attrs)."""
+    return [_workbook_rule(rule) for rule in rules]
+
+
+def _workbook_rule(rule: ColumnRule) -> ColumnRule:
+    """Excel date cells arrive as ISO text: a workbook's date and datetime columns also read ISO."""
+    if rule.data_type not in ("date", "datetime") or not rule.date_formats:
+        return rule
+    iso = DATE_ISO_FORMATS if rule.data_type == "date" else DATETIME_ISO_FORMATS
+    extra = tuple(fmt for fmt in iso if fmt not in rule.date_formats)
+    return replace(rule, date_formats=rule.date_formats + extra) if extra else rule
+
+
+def _workbook_cell_errors(rule: ColumnRule, failures: list[_Failure], cell_errors: list) -> list[_Failure]:
+    """An error cell (#DIV/0!...) of this column is its row's one error for the column, naming the cell."""
+    cells = [(position, ref, text) for position, column, ref, text in cell_errors if column == rule.source]
+    if not cells:
+        return failures
+    positions = np.asarray([position for position, _, _ in cells], dtype=np.intp)
+    kept = []
+    for failure in failures:
+        keep = ~np.isin(failure.indexes, positions)
+        if keep.all():
+            kept.append(failure)
+        elif keep.any():
+            messages = [message for message, ok in zip(failure.messages, keep, strict=True) if ok]
+            kept.append(_Failure(failure.indexes[keep], failure.code, messages))
+    messages = [f"{rule.name}: cell {ref} holds the Excel error {text}" for _, ref, text in cells]
+    return [*kept, _Failure(positions, "excel_error", messages)]
 
 
 def values_check(

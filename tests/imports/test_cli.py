@@ -101,7 +101,11 @@ def test_cli_quick_mode_with_an_invalid_file_exits_1(folder, demo_tables):
     ("make_path", "message"),
     [
         pytest.param(lambda tmp: tmp / "nowhere", "{path}: no such file or folder.", id="missing-path"),
-        pytest.param(lambda tmp: tmp, "No .csv, .txt or .zip files found.", id="folder-without-data-files"),
+        pytest.param(
+            lambda tmp: tmp,
+            "No .csv, .txt, .xlsx, .xlsm, .xls, .ods or .zip files found.",
+            id="folder-without-data-files",
+        ),
     ],
 )
 def test_cli_refuses_a_path_without_files(tmp_path, demo_tables, make_path, message):

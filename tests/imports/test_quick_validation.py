@@ -33,9 +33,11 @@ def test_quick_valid_file_counts_its_records(tmp_path, demo_tables):
 
 
 def test_quick_step1_extension(tmp_path, demo_tables):
-    result = validate(tmp_path, "products.csv", as_name="products.xls")
+    result = validate(tmp_path, "products.csv", as_name="products.pdf")
     assert not result.valid
-    assert result.error == "products.xls: Unsupported file type '.xls'. Expected .csv or .txt."
+    assert result.error == (
+        "products.pdf: Unsupported file type '.pdf'. Expected .csv, .txt, .xlsx, .xlsm, .xls or .ods."
+    )
 
 
 @pytest.mark.parametrize(

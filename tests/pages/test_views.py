@@ -141,7 +141,7 @@ def test_upload_form_lists_active_tables(staff_client, demo_tables):
     assert '<option value="auto" selected>Auto (from the file name)</option>' in text
     assert '<option value="sales">Sales Lines (sales)</option>' in text
     assert 'value="stocks"' not in text
-    assert 'accept=".csv,.txt,.zip"' in text and "multiple" in text
+    assert 'accept=".csv,.txt,.xlsx,.xlsm,.xls,.ods,.zip"' in text and "multiple" in text
 
 
 def test_upload_without_javascript_shows_results_and_imports(staff_client, staff, demo_tables):

@@ -12,7 +12,7 @@ from imports.models import BatchSource, ImportJob, ImportMode, JobStatus
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.importing import import_job_run
 
-DATA_SUFFIXES = {".csv", ".txt", ".zip"}
+DATA_SUFFIXES = {".csv", ".txt", ".zip", ".xlsx", ".xlsm", ".xls", ".ods"}
 
 
 def _file_chunks(path: Path, size: int = 1024 * 1024):
@@ -26,7 +26,7 @@ def _hidden(relative: Path) -> bool:
 
 
 def paths_expand(paths: list[str]) -> list[Path]:
-    """Files as given; folders walked for .csv, .txt and .zip files (sorted; hidden files and folders and
+    """Files as given; folders walked for data files and ZIPs (DATA_SUFFIXES; sorted; hidden files and folders and
     __MACOSX skipped, as inside a ZIP)."""
     files: list[Path] = []
     for raw in paths:
@@ -45,7 +45,7 @@ def paths_expand(paths: list[str]) -> list[Path]:
 
 
 class Command(BaseCommand):
-    help = "Validate and import CSV/TXT/ZIP files (or folders of them) into their configured tables."
+    help = "Validate and import CSV/TXT, Excel/OpenDocument and ZIP files (or folders of them) into their tables."
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", metavar="PATH", help="A file, a ZIP or a folder.")
@@ -66,7 +66,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         files = paths_expand(options["paths"])
         if not files:
-            raise CommandError("No .csv, .txt or .zip files found.")
+            raise CommandError("No .csv, .txt, .xlsx, .xlsm, .xls, .ods or .zip files found.")
         uploads = [Upload(name=p.name, chunks=_file_chunks(p), size=p.stat().st_size) for p in files]
         try:
             batch = import_batch_submit(

@@ -1,0 +1,644 @@
+"""Read Excel and OpenDocument workbooks (.xlsx, .xlsm, .xls, .ods) as the CSV engine reads text files.
+
+How a sheet becomes the engine's text chunks:
+- python-calamine (Rust calamine) reads the workbook. It loads a whole sheet into memory (measured: 323 MB
+  for a 500,000-row, 8-column .xlsx on its own), so the sheet is converted, in a child process of its own
+  that ends before the import starts, into a CSV working file in IMPORT_WORK_DIR; the CSV engine then reads
+  that file in bounded chunks, exactly as it reads an uploaded CSV (headers normalised, duplicates and empty
+  headers checked the same way, every cell validated as text). The importing process never holds the sheet.
+  An .xlsx/.xlsm sheet of more than SPLIT_BYTES of XML is handed to calamine in part workbooks of about
+  PART_BYTES of its rows each (cut between rows, every other part of the workbook copied), so the converter's
+  memory is bounded by the shared strings and one part, not by the sheet. (.xls holds at most 65,536 rows;
+  an .ods sheet is read whole.)
+- Columns count from A; the header's last non-empty cell ends them: a row with a value right of it is
+  ragged (`ragged_row`), as in a CSV.
+- The sheet is the first one, unless the table names one (`ImportTable.sheet_name`); a missing sheet is the
+  file error `sheet_missing`, naming the sheets there are.
+- Cells become text: strings as they are; whole numbers (stored as floats, 1.0) as "1"; other numbers in their
+  shortest round-trip form, never in exponent notation (0.1 stays "0.1", 1.5e-05 is "0.000015"); booleans
+  "true"/"false"; Excel dates as ISO text (`2026-10-03`, `2026-10-03 12:30:15`, a time of day `12:30:00`),
+  which a date or datetime column of a workbook accepts whatever its configured formats
+  (WORKBOOK_ATTR in the chunk frame's `attrs`, read by validation); empty cells as empty.
+- Row numbers are the sheet's own (the header's row, then each data row as Excel numbers it); wholly empty
+  rows are skipped like blank lines and keep their numbers out of use.
+- An error cell of an .xlsx/.xlsm sheet (`#DIV/0!`, `#N/A`...) is a row error `excel_error` naming the cell
+  (calamine reads such cells as empty, so the sheet's XML is scanned for them in the same child process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import itertools
+import json
+import logging
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm", ".xls", ".ods")
+# Workbooks that are ZIP containers: the ZIP limits (size, ratio) apply to them.
+ZIP_WORKBOOK_EXTENSIONS = (".xlsx", ".xlsm", ".ods")
+# The key in a chunk frame's `attrs` that says it comes from a workbook: {"cell_errors": [...]}.
+WORKBOOK_ATTR = "importhub_workbook"
+# Working files of conversions that no import read to the end are removed after this long.
+WORKING_FILE_MAX_AGE_SECONDS = 24 * 3600
+_ROWS_DTYPE = np.int64
+_CELL_REF_RE_ANY_ORDER = re.compile(rb'<(?:\w+:)?c\b([^>]*?\bt="e"[^>]*)>(.*?)</(?:\w+:)?c>', re.S)
+_REF_RE = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_VALUE_RE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_SCAN_BLOCK = 4 * 1024 * 1024
+
+
+def workbook_is(name: str) -> bool:
+    """Whether a file name is a workbook the reader takes (by its extension, as intake decides)."""
+    return name.lower().endswith(WORKBOOK_EXTENSIONS)
+
+
+@dataclass(frozen=True)
+class WorkbookSource:
+    """One sheet of a workbook, converted: the working CSV, its rows map, and what the conversion found."""
+
+    sheet: str
+    working: str  # the CSV working file the engine reads
+    rows: str  # the sheet row number of each data record of the working file (int64, native order)
+    header_row: int
+    cell_errors: tuple[tuple[int, int, str, str], ...]  # (sheet row, column index from 0, cell, error text)
+    records: int = 0  # data records written
+    seconds: float = 0.0  # the conversion's wall-clock time (0 when an earlier conversion was reused)
+    peak_rss_mb: float = 0.0  # the converting process's high-water mark
+
+
+def _reading():
+    from . import reading  # reading dispatches here: imported late, so neither imports the other first
+
+    return reading
+
+
+def workbook_convert(*, path: Path, name: str, sheet: str | None) -> WorkbookSource:
+    """Convert the sheet (the first one when `sheet` is empty) to a CSV working file, once per stored file.
+
+    The conversion runs in a child process (calamine holds the whole sheet); a second call for the same
+    stored file and sheet reuses the working file. Raises ReadError for an unreadable workbook, a missing
+    sheet or an empty sheet."""
+    reading = _reading()
+    work_dir = _work_dir()
+    stat = path.stat()
+    key = hashlib.sha256(
+        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sheet or ''}".encode()
+    ).hexdigest()
+    working = work_dir / f"sheet-{key[:24]}.csv"
+    meta_path = working.with_suffix(".json")
+    rows_path = working.with_suffix(".rows")
+    started = time.perf_counter()
+    converted = False
+    if not (meta_path.exists() and working.exists() and rows_path.exists()):
+        converted = True
+        _stale_remove(work_dir)
+        spec = {"path": str(path), "sheet": sheet or "", "working": str(working), "meta": str(meta_path)}
+        spec.update(rows=str(rows_path), split_bytes=SPLIT_BYTES, part_bytes=PART_BYTES)
+        completed = subprocess.run(
+            [sys.executable, "-c", "from imports.services.workbooks import child_main; child_main()"],
+            input=json.dumps(spec),
+            cwd=str(Path(__file__).resolve().parents[2]),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if completed.returncode or not meta_path.exists():
+            for leftover in (working, rows_path, meta_path):
+                leftover.unlink(missing_ok=True)
+            logger.warning("Converting %s failed: %s", name, completed.stderr.strip()[-2000:])
+            raise reading.ReadError(f"{name} could not be read as a workbook.", code="unreadable")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("error"):
+        code, message = meta["error"]
+        for leftover in (working, rows_path, meta_path):
+            leftover.unlink(missing_ok=True)
+        raise reading.ReadError(message.replace("{name}", name), code=code, details=meta.get("details"))
+    source = WorkbookSource(
+        sheet=meta["sheet"],
+        working=str(working),
+        rows=str(rows_path),
+        header_row=meta["header_row"],
+        cell_errors=tuple(tuple(cell) for cell in meta["cell_errors"]),
+        records=meta["records"],
+        seconds=time.perf_counter() - started if converted else 0.0,
+        peak_rss_mb=meta.get("peak_rss_mb", 0.0),
+    )
+    if converted:
+        logger.info(
+            "%s: sheet '%s' converted, %d rows in %.1f s (converter's peak RSS %.0f MB)",
+            name,
+            source.sheet,
+            source.records,
+            source.seconds,
+            source.peak_rss_mb,
+        )
+    return source
+
+
+def workbook_release(source: WorkbookSource) -> None:
+    """Remove a conversion's working files (the workbook itself stays: it is the archived original)."""
+    working = Path(source.working)
+    for leftover in (working, working.with_suffix(".rows"), working.with_suffix(".json")):
+        leftover.unlink(missing_ok=True)
+
+
+def workbook_row_numbers(source: WorkbookSource) -> np.ndarray:
+    """The sheet row number of each data record of the working file, in order (memory-mapped)."""
+    path = Path(source.rows)
+    if not path.stat().st_size:
+        return np.empty(0, dtype=_ROWS_DTYPE)
+    return np.memmap(path, dtype=_ROWS_DTYPE, mode="r")
+
+
+def workbook_chunks(*, source: WorkbookSource, chunks: Iterator, columns: list[str]) -> Iterator:
+    """The CSV engine's chunks of the working file, with the sheet's row numbers and error cells attached."""
+    rows = workbook_row_numbers(source)
+    errors = sorted(source.cell_errors)
+    error_rows = np.asarray([cell[0] for cell in errors], dtype=_ROWS_DTYPE)
+    for chunk in chunks:
+        # The working file has no blank lines: its n-th data record is row n + 1 there.
+        chunk.row_numbers = np.asarray(rows[np.asarray(chunk.row_numbers, dtype=np.int64) - 2])
+        for ragged in chunk.ragged:
+            ragged.row = int(rows[ragged.row - 2])
+        cell_errors = []
+        if len(error_rows) and len(chunk.row_numbers):
+            first, last = int(chunk.row_numbers[0]), int(chunk.row_numbers[-1])
+            start, stop = np.searchsorted(error_rows, [first, last + 1])
+            if stop > start:
+                positions = {int(row): at for at, row in enumerate(chunk.row_numbers)}
+                for row, column, ref, text in errors[start:stop]:
+                    if row in positions and column < len(columns):
+                        cell_errors.append((positions[row], columns[column], ref, text))
+        chunk.frame.attrs[WORKBOOK_ATTR] = {"cell_errors": cell_errors}
+        yield chunk
+
+
+def _work_dir() -> Path:
+    from django.conf import settings
+
+    work_dir = Path(settings.IMPORT_WORK_DIR) / "sheets"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return work_dir
+
+
+def _stale_remove(work_dir: Path) -> None:
+    cutoff = time.time() - WORKING_FILE_MAX_AGE_SECONDS
+    for leftover in work_dir.glob("sheet-*"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
+# --- Cell values as text ---------------------------------------------------------------------------------
+
+
+def number_text(value: float) -> str:
+    """A number cell as text: whole numbers without ".0", others in their shortest round-trip digits, never
+    in exponent notation (which no number column reads)."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    value = float(value)
+    if value.is_integer():
+        return str(int(value))
+    text = repr(value)
+    if "e" in text:
+        text = np.format_float_positional(value, unique=True, trim="-")
+    return text
+
+
+def _datetime_text(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f" if value.microsecond else "%Y-%m-%d %H:%M:%S")
+
+
+def _time_text(value: clock) -> str:
+    return value.strftime("%H:%M:%S.%f" if value.microsecond else "%H:%M:%S")
+
+
+def _duration_text(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{sign}{int(hours)}:{int(minutes):02d}:{number_text(round(seconds, 6)).zfill(2)}"
+
+
+_CONVERTERS = {
+    str: lambda value: value,
+    float: number_text,
+    int: str,
+    bool: lambda value: "true" if value else "false",
+    datetime: _datetime_text,
+    date: date.isoformat,
+    clock: _time_text,
+    timedelta: _duration_text,
+}
+
+
+def cell_text(value) -> str:
+    """One cell as the text the engine validates (see the module's docstring for the rules)."""
+    if value is None:
+        return ""
+    return _CONVERTERS.get(type(value), str)(value)
+
+
+# --- The conversion (in the child process) -----------------------------------------------------------------
+
+
+def child_main() -> None:
+    """Entry point of the conversion's process: read the spec on stdin, write the CSV, the rows and the meta."""
+    spec = json.loads(sys.stdin.read())
+    meta = _convert(
+        path=Path(spec["path"]),
+        sheet=spec["sheet"],
+        working=Path(spec["working"]),
+        rows=Path(spec["rows"]),
+        split_bytes=spec["split_bytes"],
+        part_bytes=spec["part_bytes"],
+    )
+    meta["peak_rss_mb"] = _peak_rss_mb()
+    Path(spec["meta"]).write_text(json.dumps(meta))
+
+
+def _peak_rss_mb() -> float:
+    """This process's high-water mark (VmHWM: ru_maxrss would start at the parent's peak after fork)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for entry in status:
+                if entry.startswith("VmHWM:"):
+                    return int(entry.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _convert(*, path: Path, sheet: str, working: Path, rows: Path, split_bytes: int, part_bytes: int) -> dict:
+    import python_calamine
+
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    except (python_calamine.CalamineError, OSError, ValueError) as exc:
+        logger.info("Workbook %s cannot be opened: %s", path, exc)
+        return {"error": ["unreadable", f"{{name}} cannot be read as a workbook: {exc}"]}
+    try:
+        names = workbook.sheet_names
+        if not names:
+            return {"error": ["empty_file", "{name} has no sheets."]}
+        if sheet:
+            if sheet not in names:
+                listed = ", ".join(f"'{n}'" for n in names)
+                return {
+                    "error": ["sheet_missing", f"{{name}} has no sheet '{sheet}'; its sheets are {listed}."],
+                    "details": {"sheet": sheet, "sheets": names},
+                }
+            chosen = sheet
+        else:
+            chosen = names[0]
+        errors = _error_cells(path=path, sheet=chosen, index=names.index(chosen))
+        # calamine reads an error cell as empty: its text goes back in, so the rejected row shows it.
+        by_row: dict[int, list[tuple[int, str]]] = {}
+        for row, column, _, text in errors:
+            by_row.setdefault(row, []).append((column, text))
+        with working.open("w", encoding="utf-8", newline="") as out, rows.open("wb") as numbers:
+            sink = _SheetWriter(out=out, numbers=numbers)
+            parts = _sheet_sources(
+                workbook=workbook,
+                path=path,
+                sheet=chosen,
+                index=names.index(chosen),
+                scratch=working,
+                split_bytes=split_bytes,
+                part_bytes=part_bytes,
+            )
+            for part in parts:
+                with part as data:
+                    start = data.start
+                    if start is None:
+                        continue
+                    # iter_rows starts at the sheet's first row (leading empty rows included) and at its first
+                    # used column (python-calamine 0.9.1, .xlsx, .xls and .ods): Excel's row is offset + 1, and
+                    # the columns are made whole from column A.
+                    pad = [""] * start[1]
+                    for offset, cells in enumerate(data.iter_rows()):
+                        if offset < start[0]:
+                            continue  # empty rows above this part's first used row
+                        excel_row = offset + 1
+                        if pad:
+                            cells = pad + cells
+                        for column, text in by_row.get(excel_row, ()):
+                            if column < len(cells):
+                                cells[column] = text
+                        sink.add(excel_row, cells)
+            sink.flush()
+        header_row, written = sink.header_row, sink.written
+    finally:
+        with contextlib.suppress(python_calamine.WorkbookClosed):
+            workbook.close()
+    if header_row is None:
+        return {"error": ["empty_file", f"{{name}} is empty (sheet '{chosen}')."]}
+    cell_errors = list(errors)
+    return {"sheet": chosen, "header_row": header_row, "records": written, "cell_errors": cell_errors}
+
+
+# An .xlsx/.xlsm sheet whose XML is larger than this is read in parts of about PART_BYTES each: calamine
+# holds a whole sheet (about 650 bytes a row of 8 columns), a part's rows only.
+SPLIT_BYTES = 48 * 1024 * 1024
+PART_BYTES = 24 * 1024 * 1024
+_READ_BYTES = 4 * 1024 * 1024
+_SHEET_DATA_OPEN_RE = re.compile(rb"<((?:\w+:)?)sheetData\b[^>]*?(/?)>")
+_DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\b[^>]*/>")
+_SHEET_DATA_CLOSE_RE = re.compile(rb"</(?:\w+:)?sheetData>")
+
+
+class _Part:
+    """A sheet to read, as a context manager: the workbook's own, or a part workbook removed afterwards."""
+
+    def __init__(self, *, sheet, workbook=None, path: Path | None = None) -> None:
+        self.sheet, self.workbook, self.path = sheet, workbook, path
+
+    def __enter__(self):
+        return self.sheet
+
+    def __exit__(self, *exc_info) -> None:
+        self.sheet = None
+        if self.workbook is not None:
+            self.workbook.close()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def _sheet_sources(
+    *, workbook, path: Path, sheet: str, index: int, scratch: Path, split_bytes: int, part_bytes: int
+) -> Iterator[_Part]:
+    """The sheet whole, or, for a large .xlsx/.xlsm sheet, part workbooks of consecutive rows in order."""
+    member = None
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            member = _sheet_member(archive=archive, sheet=sheet, index=index)
+            if member is not None and archive.getinfo(member).file_size <= split_bytes:
+                member = None
+    if member is None:
+        yield _Part(sheet=workbook.get_sheet_by_name(sheet))
+        return
+    workbook.close()  # its shared strings: each part has its own copy
+    import python_calamine
+
+    for part in _sheet_parts(path=path, member=member, scratch=scratch, part_bytes=part_bytes):
+        opened = python_calamine.CalamineWorkbook.from_path(str(part))
+        yield _Part(sheet=opened.get_sheet_by_name(sheet), workbook=opened, path=part)
+
+
+def _sheet_parts(*, path: Path, member: str, scratch: Path, part_bytes: int) -> Iterator[Path]:
+    """Part workbooks of a sheet, each with the sheet's XML head (less its <dimension>, which would make
+    calamine reserve the whole sheet), about `part_bytes` of its rows, cut between rows, and every other part
+    of the workbook (shared strings, styles). Rows keep their numbers."""
+    with zipfile.ZipFile(path) as archive:
+        others = [info for info in archive.infolist() if info.filename != member]
+        with archive.open(member) as stream:
+            data = b""
+            while True:
+                block = stream.read(_READ_BYTES)
+                data += block
+                opening = _SHEET_DATA_OPEN_RE.search(data)
+                if opening or not block:
+                    break
+            if not opening or opening.group(2) == b"/":
+                return
+            prefix = opening.group(1)
+            head = _DIMENSION_RE.sub(b"", data[: opening.end()])
+            tail = b"</" + prefix + b"sheetData></" + prefix + b"worksheet>"
+            row_end = b"</" + prefix + b"row>"
+            data = data[opening.end() :]
+            number, done = 0, False
+            while not done:
+                pieces, size = [], 0
+                while not done and size < part_bytes:
+                    closing = _SHEET_DATA_CLOSE_RE.search(data)
+                    limit = closing.start() if closing else len(data)
+                    want = part_bytes - size
+                    if limit > want:
+                        # More rows here than the part takes: cut after the row that crosses the size.
+                        cut = data.find(row_end, want, limit)
+                        if cut >= 0:
+                            cut += len(row_end)
+                            pieces.append(data[:cut])
+                            size += cut
+                            data = data[cut:]
+                            break
+                    if closing:
+                        pieces.append(data[:limit])
+                        done = True
+                        break
+                    cut = data.rfind(row_end)
+                    if cut >= 0:
+                        cut += len(row_end)
+                        pieces.append(data[:cut])
+                        size += cut
+                        data = data[cut:]
+                    block = stream.read(_READ_BYTES)
+                    if not block:
+                        pieces.append(data)
+                        done = True
+                        break
+                    data += block
+                part = scratch.with_name(f"{scratch.stem}.part{number}.xlsx")
+                with zipfile.ZipFile(part, "w", zipfile.ZIP_STORED) as out:
+                    for info in others:
+                        out.writestr(info.filename, archive.read(info))
+                    with out.open(member, "w", force_zip64=True) as sheet:
+                        sheet.write(head)
+                        for piece in pieces:
+                            sheet.write(piece)
+                        sheet.write(tail)
+                yield part
+                number += 1
+
+
+_BLOCK_ROWS = 20_000
+
+
+class _SheetWriter:
+    """Writes a sheet's rows to the working CSV a block at a time, converting each column of a block at once
+    (most columns hold one kind of cell: texts pass as they are, numbers are formatted by Arrow), and the
+    sheet row number of each data record to the rows file. Wholly empty rows are left out."""
+
+    def __init__(self, *, out, numbers) -> None:
+        self.out = out
+        self.numbers = numbers
+        self.writer = csv.writer(out, lineterminator="\n")
+        self.header_row: int | None = None
+        self.written = 0
+        self._block: list[list] = []
+        self._block_rows: list[int] = []
+
+    def add(self, excel_row: int, cells: list) -> None:
+        if self.header_row is None:
+            texts = [cell_text(value) for value in cells]
+            if not any(texts):
+                return
+            self.header_row = excel_row
+            # The sheet's columns end with its last header; a value right of it makes its row ragged.
+            self.width = max(at for at, text in enumerate(texts) if text) + 1
+            self.writer.writerow(texts[: self.width])
+            return
+        if len(cells) > self.width:
+            if not any(cell_text(value) for value in cells[self.width :]):
+                cells = cells[: self.width]
+            else:
+                self._ragged(excel_row, cells)
+                return
+        elif len(cells) < self.width:
+            cells = cells + [""] * (self.width - len(cells))
+        self._block.append(cells)
+        self._block_rows.append(excel_row)
+        if len(self._block) >= _BLOCK_ROWS:
+            self.flush()
+
+    def _ragged(self, excel_row: int, cells: list) -> None:
+        """A row with values right of the last header: written as it is, so the reader reports it ragged."""
+        self.flush()
+        texts = [cell_text(value) for value in cells]
+        while texts and not texts[-1]:
+            texts.pop()
+        self.writer.writerow(texts)
+        self.numbers.write(np.asarray([excel_row], dtype=_ROWS_DTYPE).tobytes())
+        self.written += 1
+
+    def flush(self) -> None:
+        if not self._block:
+            return
+        columns = [_column_text(values) for values in itertools.zip_longest(*self._block, fillvalue="")]
+        numbers = self._block_rows
+        self._block, self._block_rows = [], []
+        records = list(zip(*columns, strict=True))
+        filled = [any(record) for record in records]
+        if not all(filled):
+            records = [record for record, keep in zip(records, filled, strict=True) if keep]
+            numbers = [number for number, keep in zip(numbers, filled, strict=True) if keep]
+        if records:
+            self.writer.writerows(records)
+            self.numbers.write(np.asarray(numbers, dtype=_ROWS_DTYPE).tobytes())
+            self.written += len(records)
+
+
+def _column_text(values: tuple) -> list[str] | tuple[str, ...]:
+    """One column of a block as text, by the rules of cell_text (one pass per kind of column)."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return values
+    if kinds == {float}:
+        return _numbers_text(np.fromiter(values, dtype=np.float64, count=len(values)))
+    if kinds == {date}:
+        return [value.isoformat() for value in values]
+    if kinds == {datetime}:
+        return [value.isoformat(" ") for value in values]
+    return [cell_text(value) for value in values]
+
+
+def _numbers_text(numbers: np.ndarray) -> list[str]:
+    """number_text over an array: numpy's float text is the shortest round-trip one too; whole numbers go
+    through int64, and the rare values it writes with an exponent are formatted one by one."""
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(numbers) & (np.floor(numbers) == numbers) & (np.abs(numbers) < 2.0**63)
+    text = numbers.astype(str)
+    if whole.any():
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+    values = text.tolist()
+    for at in np.flatnonzero(np.char.find(text, "e") >= 0):
+        values[at] = number_text(float(numbers[at]))
+    return values
+
+
+def _error_cells(*, path: Path, sheet: str, index: int) -> list[tuple[int, int, str, str]]:
+    """The error cells (t="e") of an .xlsx/.xlsm sheet: (row, column from 0, cell, text). Others: none."""
+    if not zipfile.is_zipfile(path):
+        return []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = _sheet_member(archive=archive, sheet=sheet, index=index)
+            if member is None:
+                return []
+            found = []
+            with archive.open(member) as stream:
+                rest = b""
+                while True:
+                    block = stream.read(_SCAN_BLOCK)
+                    data = rest + block
+                    cut = data.rfind(b"</row>") + 6 if block else len(data)
+                    if cut < 6 and block:
+                        rest = data
+                        continue
+                    data, rest = data[:cut], data[cut:]
+                    if b't="e"' in data:
+                        for attrs, body in _CELL_REF_RE_ANY_ORDER.findall(data):
+                            ref = _REF_RE.search(attrs)
+                            if ref is None:
+                                continue
+                            letters, number = ref.group(1).decode(), int(ref.group(2))
+                            value = _VALUE_RE.search(body)
+                            text = value.group(1).decode("utf-8", "replace") if value else "#VALUE!"
+                            found.append((number, _column_index(letters), f"{letters}{number}", text))
+                    if not block:
+                        break
+            return found
+    except (zipfile.BadZipFile, KeyError, OSError):
+        return []
+
+
+def _sheet_member(*, archive: zipfile.ZipFile, sheet: str, index: int) -> str | None:
+    """The ZIP member holding an .xlsx sheet's XML, through workbook.xml and its relationships."""
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names:
+        return None
+    workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    sheets = re.findall(r"<(?:\w+:)?sheet\b([^>]*)/?>", workbook)
+    target_id = None
+    for position, attrs in enumerate(sheets):
+        name = re.search(r'\bname="([^"]*)"', attrs)
+        if (name and _xml_unescape(name.group(1)) == sheet) or (name is None and position == index):
+            rid = re.search(r'\br:id="([^"]*)"|\b\w+:id="([^"]*)"', attrs)
+            target_id = rid and (rid.group(1) or rid.group(2))
+            break
+    if not target_id:
+        return None
+    for attrs in re.findall(r"<(?:\w+:)?Relationship\b([^>]*)/?>", rels):
+        if re.search(rf'\bId="{re.escape(target_id)}"', attrs):
+            target = re.search(r'\bTarget="([^"]*)"', attrs)
+            if not target:
+                return None
+            value = target.group(1)
+            member = value.lstrip("/") if value.startswith("/") else f"xl/{value}"
+            return member if member in names else None
+    return None
+
+
+def _xml_unescape(text: str) -> str:
+    return (
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
+    ).replace("&amp;", "&")
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + (ord(letter) - 64)
+    return index - 1

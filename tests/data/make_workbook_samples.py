@@ -1,0 +1,256 @@
+"""Regenerate the workbook samples in tests/data: `python tests/data/make_workbook_samples.py`.
+
+sales_workbook.csv and sales_workbook.xlsx hold the same rows of the demo sales table: the CSV as text, the
+workbook with real Excel cells (date and datetime cells, number cells, SKUs as text with leading zeros, an
+empty cell, two bad rows). sales_workbook.xls and sales_workbook.ods are LibreOffice's conversions of the
+.xlsx (`soffice --headless --convert-to`; Debian's libreoffice-calc-nogui), so all three hold the very same
+cells. The files are committed; this script documents exactly what is in them.
+"""
+
+import csv
+import logging
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from datetime import date, datetime
+from pathlib import Path
+
+import openpyxl
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+STAMP = (2026, 10, 31, 23, 0, 0)
+
+HEADER = ["distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate"]
+# (CSV text, workbook cell) per field. Row numbers as Excel shows them: the header is row 1.
+ROWS = [
+    # row 2: a distributor id and amounts stored as numbers, a date and a datetime cell.
+    [
+        ("31001", 31001),
+        "DO2610001",
+        ("03/10/2026", date(2026, 10, 3)),
+        "C000123",
+        "00123",
+        ("10", 10),
+        ("1250000.5", 1250000.5),
+        ("03/10/2026 08:15:00", datetime(2026, 10, 3, 8, 15)),
+    ],
+    # row 3: a whole amount typed as 99000, a datetime with seconds.
+    [
+        ("31001", 31001),
+        "DO2610002",
+        ("04/10/2026", date(2026, 10, 4)),
+        "C000124",
+        "00456",
+        ("3", 3),
+        ("99000", 99000.0),
+        ("31/10/2026 23:00:59", datetime(2026, 10, 31, 23, 0, 59)),
+    ],
+    # row 4: the optional export date left empty.
+    [
+        ("31002", 31002),
+        "DO2610003",
+        ("15/10/2026", date(2026, 10, 15)),
+        "C000125",
+        "01789",
+        ("1", 1),
+        ("19.99", 19.99),
+        ("", None),
+    ],
+    # row 5: bad: the quantity is the text "ten".
+    [
+        ("31002", 31002),
+        "DO2610004",
+        ("16/10/2026", date(2026, 10, 16)),
+        "C000126",
+        "00042",
+        ("ten", "ten"),
+        ("5.5", 5.5),
+        ("31/10/2026 23:00:00", datetime(2026, 10, 31, 23, 0)),
+    ],
+    # row 6: a negative return, an amount with many digits.
+    [
+        ("31002", 31002),
+        "DO2610005",
+        ("31/10/2026", date(2026, 10, 31)),
+        "C000127",
+        "00007",
+        ("-2", -2),
+        ("-1234.5678", -1234.5678),
+        ("31/10/2026 23:00:00", datetime(2026, 10, 31, 23, 0)),
+    ],
+    # row 7: bad: a date typed as text that is no date (month 13), the same text in both files.
+    [
+        ("31003", 31003),
+        "DO2610006",
+        ("01/13/2026", "01/13/2026"),
+        "C000128",
+        "00008",
+        ("4", 4),
+        ("40", 40),
+        ("31/10/2026 23:00:00", datetime(2026, 10, 31, 23, 0)),
+    ],
+    # row 8: a distributor id typed as text, an order number that looks like a number.
+    [
+        ("31003", "31003"),
+        ("2610007", "2610007"),
+        ("01/11/2026", date(2026, 11, 1)),
+        "C000129",
+        "00009",
+        ("7", 7),
+        ("0.1", 0.1),
+        ("01/11/2026 00:00:00", datetime(2026, 11, 1)),
+    ],
+]
+
+
+def _pairs(row):
+    return [cell if isinstance(cell, tuple) else (cell, cell) for cell in row]
+
+
+def sales_csv(path: Path) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(HEADER)
+        for row in ROWS:
+            writer.writerow([text for text, _ in _pairs(row)])
+
+
+def _sales_sheet(sheet) -> None:
+    sheet.append(HEADER)
+    for row in ROWS:
+        sheet.append([cell for _, cell in _pairs(row)])
+    for cells in sheet.iter_rows(min_row=2):
+        for cell in cells:
+            if isinstance(cell.value, datetime):
+                cell.number_format = "dd/mm/yyyy hh:mm:ss"
+            elif isinstance(cell.value, date):
+                cell.number_format = "dd/mm/yyyy"
+            elif isinstance(cell.value, str):
+                cell.number_format = "@"  # text, as a sheet keeps "00123"
+
+
+def _workbook_save(workbook, path: Path) -> None:
+    workbook.properties.created = workbook.properties.modified = datetime(*STAMP)
+    workbook.save(path)
+
+
+def sales_xlsx(path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Sales"
+    _sales_sheet(sheet)
+    _workbook_save(workbook, path)
+
+
+def two_sheets_xlsx(path: Path) -> None:
+    """A first sheet of notes, the rows on the second sheet 'Sales' (for ImportTable.sheet_name)."""
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Notes"
+    notes.append(["Monthly sales export"])
+    notes.append(["Generated by the distributor's system"])
+    _sales_sheet(workbook.create_sheet("Sales"))
+    _workbook_save(workbook, path)
+
+
+def error_cell_xlsx(path: Path) -> None:
+    """Row 5's amount is the Excel error #DIV/0! and row 6's export date #N/A; rows 2-4 and 7 are good."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Sales"
+    sheet.append(HEADER)
+    exported = datetime(2026, 10, 31, 23, 0)
+    sheet.append([31001, "DO1", date(2026, 10, 3), "C1", "00001", 1, 10.5, exported])
+    sheet.append([31001, "DO2", date(2026, 10, 3), "C2", "00002", 2, 20, exported])
+    sheet.append([31001, "DO3", date(2026, 10, 3), "C3", "00003", 3, 30, exported])
+    sheet.append([31001, "DO4", date(2026, 10, 4), "C4", "00004", 4, "#DIV/0!", exported])
+    sheet.append([31001, "DO5", date(2026, 10, 4), "C5", "00005", 5, 50, "#N/A"])
+    sheet.append([31001, "DO6", date(2026, 10, 4), "C6", "00006", 6, 60, exported])
+    # openpyxl stores "#DIV/0!" and "#N/A" as error cells (t="e"), as Excel saves a formula's error result.
+    assert sheet["G5"].data_type == "e" and sheet["H6"].data_type == "e"
+    _workbook_save(workbook, path)
+
+
+def gaps_xlsx(path: Path) -> None:
+    """Rows as Excel numbers them: two empty rows above the header (row 3), an empty row 6 between the
+    data, a bad quantity on row 8 (the 4th data row) and a value right of the header on row 11."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Sales"
+    exported = datetime(2026, 10, 31, 23, 0)
+    sheet.append([])
+    sheet.append([])
+    sheet.append(HEADER)
+    sheet.append([31001, "DO1", date(2026, 10, 3), "C1", "00001", 1, 10, exported])
+    sheet.append([31001, "DO2", date(2026, 10, 3), "C2", "00002", 2, 20, exported])
+    sheet.append([])
+    sheet.append([31001, "DO3", date(2026, 10, 3), "C3", "00003", 3, 30, exported])
+    sheet.append([31001, "DO4", date(2026, 10, 3), "C4", "00004", "four", 40, exported])
+    # An empty row kept by the sheet (a formatted cell, no value) is skipped too.
+    sheet["A9"].number_format = "@"
+    sheet.append([31001, "DO5", date(2026, 10, 3), "C5", "00005", 5, 50, exported])
+    # Row 11: a value right of the last header (column I): the row is ragged.
+    sheet.append([31001, "DO6", date(2026, 10, 3), "C6", "00006", 6, 60, exported, "note"])
+    _workbook_save(workbook, path)
+
+
+def bomb_xlsx(path: Path, source: Path) -> None:
+    """sales_workbook.xlsx with a 64 MiB run of spaces added to its sheet: compression ratio ~1000:1."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in original.infolist():
+            data = original.read(member)
+            if member.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<sheetData>", b"<sheetData>" + b" " * (64 * 1024 * 1024), 1)
+            info = zipfile.ZipInfo(member.filename, date_time=STAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, data, compresslevel=9)
+
+
+def zip_of(path: Path, members: list[Path]) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in members:
+            info = zipfile.ZipInfo(member.name, date_time=STAMP)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, member.read_bytes())
+
+
+def libreoffice_convert(source: Path, extension: str) -> None:
+    """Convert with LibreOffice into tests/data (a private profile, so a running instance is not used)."""
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run(
+            [
+                "soffice",
+                f"-env:UserInstallation=file://{profile}",
+                "--headless",
+                "--convert-to",
+                extension,
+                "--outdir",
+                str(HERE),
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+def main() -> None:
+    sales_csv(HERE / "sales_workbook.csv")
+    sales_xlsx(HERE / "sales_workbook.xlsx")
+    two_sheets_xlsx(HERE / "sales_two_sheets.xlsx")
+    error_cell_xlsx(HERE / "sales_error_cells.xlsx")
+    gaps_xlsx(HERE / "sales_gaps.xlsx")
+    bomb_xlsx(HERE / "sales_workbook_bomb.xlsx", HERE / "sales_workbook.xlsx")
+    zip_of(HERE / "sales_workbook_in_zip.zip", [HERE / "sales_workbook.xlsx"])
+    if shutil.which("soffice") is None:
+        raise SystemExit("soffice (LibreOffice) is needed for the .xls and .ods samples")
+    libreoffice_convert(HERE / "sales_workbook.xlsx", "xls")
+    libreoffice_convert(HERE / "sales_workbook.xlsx", "ods")
+    logger.info("Workbook samples written in %s", HERE)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    main()
