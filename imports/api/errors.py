@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
 from importhub.api import ERRORS_READ
-from importhub.errors import NotFound
 
-from ..models import ImportJob
-from ..selectors import jobs_visible
 from ..services.rejects import rejects_csv_stream, rejects_filename, rejects_xlsx_file
+from .lookups import file_job_get
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -43,20 +39,9 @@ ERRORS_XLSX_SCHEMA = dict(
 )
 
 
-def _job(request, batch_id, job_id) -> ImportJob:
-    try:
-        batch = uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound("Job not found.") from None
-    job = jobs_visible(request.user).filter(batch_id=batch, pk=job_id).first()
-    if job is None:
-        raise NotFound("Job not found.")
-    return job
-
-
 def job_errors_csv(request, batch_id: str, job_id: int) -> StreamingHttpResponse:
     """GET .../files/<job_id>/errors.csv (an action of JobViewSet)."""
-    job = _job(request, batch_id, job_id)
+    job = file_job_get(request, batch_id, job_id)
     response = StreamingHttpResponse(rejects_csv_stream(job=job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(
         True, rejects_filename(job=job, extension="csv")
@@ -66,7 +51,7 @@ def job_errors_csv(request, batch_id: str, job_id: int) -> StreamingHttpResponse
 
 def job_errors_xlsx(request, batch_id: str, job_id: int) -> FileResponse:
     """GET .../files/<job_id>/errors.xlsx (an action of JobViewSet)."""
-    job = _job(request, batch_id, job_id)
+    job = file_job_get(request, batch_id, job_id)
     return FileResponse(
         rejects_xlsx_file(job=job),
         as_attachment=True,

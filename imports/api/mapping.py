@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 
 from importhub.api import ErrorSerializer, envelope, ok
-from importhub.errors import NotFound
 
-from ..selectors import jobs_visible
 from ..services.header_mapping import job_headers_map
+from .lookups import file_job_get
+from .permissions import perms_required
 
 # Saving a mapping uploads (re-runs a file) and changes configuration (adds aliases).
 MAPPING_PERMISSIONS = ("imports.add_importjob", "tableconfig.add_alias")
@@ -55,11 +52,7 @@ class JobMappingRequestSerializer(serializers.Serializer):
     )
 
 
-class CanMap(BasePermission):
-    message = f"You do not have permission to map headers ({' and '.join(MAPPING_PERMISSIONS)})."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.has_perms(MAPPING_PERMISSIONS))
+CanMap = perms_required(*MAPPING_PERMISSIONS, doing="map headers")
 
 
 MAPPING_SCHEMA = dict(
@@ -127,13 +120,7 @@ MAPPING_SCHEMA = dict(
 
 def job_mapping_answer(request, batch_id: str, job_id: int):
     """`POST /api/jobs/<batch_id>/files/<job_id>/mapping` (an action of JobViewSet)."""
-    try:
-        batch = uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound("Job not found.") from None
-    job = jobs_visible(request.user).select_related("table").filter(batch_id=batch, pk=job_id).first()
-    if job is None:
-        raise NotFound("Job not found.")
+    job = file_job_get(request, batch_id, job_id, related=("table",))
     body = JobMappingRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     saved = job_headers_map(job=job, headers=body.validated_data["headers"], user=request.user)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.utils import OpenApiExample, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 
 from importhub.api import ERROR, envelope, ok
-from importhub.errors import NotFound
 
-from ..selectors import jobs_visible
 from ..services.revert import import_job_revert
+from .lookups import file_job_get
+from .permissions import perms_required
 
 REVERT_PERMISSION = "imports.change_importjob"
 
@@ -56,11 +53,7 @@ class JobRevertRequestSerializer(serializers.Serializer):
     )
 
 
-class CanRevert(BasePermission):
-    message = f"You do not have permission to revert imports ({REVERT_PERMISSION})."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.has_perm(REVERT_PERMISSION))
+CanRevert = perms_required(REVERT_PERMISSION, doing="revert imports")
 
 
 REVERT_SCHEMA = {
@@ -101,13 +94,7 @@ REVERT_SCHEMA = {
 
 def job_revert(request, batch_id: str, job_id: int):
     """Revert one file's import; the caller must see the job (404 otherwise) and hold REVERT_PERMISSION."""
-    try:
-        batch = uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound("Job not found.") from None
-    job = jobs_visible(request.user).filter(batch_id=batch, pk=job_id).first()
-    if job is None:
-        raise NotFound("Job not found.")
+    job = file_job_get(request, batch_id, job_id)
     data = request.data or request.query_params  # a body that is not an object is a 400
     options = JobRevertRequestSerializer(data=data)
     options.is_valid(raise_exception=True)

@@ -8,7 +8,6 @@ plain function `(request, batch_id, job_id) -> Response`; see `file_action`.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
@@ -34,6 +33,7 @@ from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_s
 from . import errors as rejected_rows
 from . import mapping, revert, workflow
 from . import serializers as s
+from .lookups import batch_uuid, file_job_get
 
 
 class CanUpload(BasePermission):
@@ -298,21 +298,6 @@ def _text_param(request, name: str, *, max_length: int) -> str | None:
     return raw or None
 
 
-def _batch_uuid(batch_id: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound("Job not found.") from None
-
-
-def file_job_get(request, batch_id: str, job_id: int) -> ImportJob:
-    """The job of one file of a batch, if the caller may see it; else a 404."""
-    job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
-    if job is None:
-        raise NotFound("Job not found.")
-    return job
-
-
 def job_archive_get(request, batch_id: str, job_id: int):
     """GET .../files/<job_id>/archive: the local archive's copy, or a redirect to the Drive copy."""
     job = file_job_get(request, batch_id, job_id)
@@ -468,7 +453,7 @@ class JobViewSet(viewsets.ViewSet):
         summary="One batch and its files",
     )
     def retrieve(self, request, batch_id):
-        batch = batch_get(user=request.user, batch_id=_batch_uuid(batch_id))
+        batch = batch_get(user=request.user, batch_id=batch_uuid(batch_id))
         if batch is None:
             raise NotFound("Job not found.")
         return ok(batch)
@@ -483,7 +468,7 @@ class JobViewSet(viewsets.ViewSet):
     def details(self, request, batch_id):
         jobs = (
             jobs_visible(request.user)
-            .filter(batch_id=_batch_uuid(batch_id))
+            .filter(batch_id=batch_uuid(batch_id))
             .select_related("uploaded_by")
             .order_by("id")
         )

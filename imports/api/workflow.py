@@ -5,17 +5,16 @@ POST /api/jobs/<batch_id>/files/<job_id>/retry and POST /api/jobs/<batch_id>/imp
 
 from __future__ import annotations
 
-import uuid
-
 from drf_spectacular.utils import OpenApiExample, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
 
 from importhub.api import ERROR, ok
 from importhub.errors import NotFound
 
 from ..selectors import job_detail_dict, jobs_visible
 from ..services.workflow import batch_checked_import, job_retry, job_retry_message
+from .lookups import batch_uuid, file_job_get
+from .permissions import perms_required
 
 WORKFLOW_PERMISSION = "imports.add_importjob"
 
@@ -91,18 +90,7 @@ RETRY_EXAMPLE = OpenApiExample(
 )
 
 
-class CanUpload(BasePermission):
-    message = f"You do not have permission to import files ({WORKFLOW_PERMISSION})."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.has_perm(WORKFLOW_PERMISSION))
-
-
-def _batch_uuid(batch_id) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(batch_id))
-    except ValueError:
-        raise NotFound("Job not found.") from None
+CanUpload = perms_required(WORKFLOW_PERMISSION, doing="import files")
 
 
 def _job_brief(job) -> dict:
@@ -127,9 +115,7 @@ RETRY_SCHEMA = dict(
 
 def job_retry_answer(request, batch_id: str, job_id: int):
     """`POST /api/jobs/<batch_id>/files/<job_id>/retry` (an action of JobViewSet)."""
-    job = jobs_visible(request.user).filter(batch_id=_batch_uuid(batch_id), pk=job_id).first()
-    if job is None:
-        raise NotFound("Job not found.")
+    job = file_job_get(request, batch_id, job_id)
     job = job_retry(job_id=job.id, user=request.user)
     return ok(_job_brief(job), message=job_retry_message(job))
 
@@ -148,7 +134,7 @@ CHECKED_IMPORT_SCHEMA = dict(
 
 def batch_checked_import_answer(request, batch_id: str):
     """`POST /api/jobs/<batch_id>/import` (an action of JobViewSet)."""
-    batch = _batch_uuid(batch_id)
+    batch = batch_uuid(batch_id)
     if not jobs_visible(request.user).filter(batch_id=batch).exists():
         raise NotFound("Job not found.")
     jobs = batch_checked_import(batch_id=batch, user=request.user)

@@ -291,33 +291,7 @@ def _batch_jobs_create(
             path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
         )
         batch.results.append(result)
-        fields = {
-            "table": result.table,
-            "table_name": result.table_name or job.table_name,
-            "total_rows": result.rows,
-            "warnings": result.warnings,
-        }
-        if result.valid:
-            job_status_compare_and_set(
-                job_id=job.id,
-                from_statuses=[JobStatus.VALIDATING],
-                to_status=JobStatus.VALIDATION_OK,
-                **fields,
-            )
-        else:
-            job_status_compare_and_set(
-                job_id=job.id,
-                from_statuses=[JobStatus.VALIDATING],
-                to_status=JobStatus.FAILED
-                if result.error_code == UNEXPECTED_ERROR
-                else JobStatus.VALIDATION_FAILED,
-                error_message=result.error or "",
-                error_code=result.error_code,
-                notes=result.error or "",
-                **fields,
-            )
-        job.refresh_from_db()
-        batch.jobs.append(job)
+        batch.jobs.append(job_validation_record(job=job, result=result))
 
     if table_name == "auto":
         batch.jobs += _missing_files_record(batch, user=user, dist_id=dist_id, mode=mode)
@@ -331,6 +305,35 @@ def _batch_jobs_create(
                 job.status = JobStatus.WAITING
                 if enqueue:
                     import_job_enqueue(job_id=job.id)
+
+
+def job_validation_record(*, job: ImportJob, result: QuickResult) -> ImportJob:
+    """Record a validating job's quick validation: validation ok, or refused with the reason (failed when the
+    validation itself broke). Returns the job as stored."""
+    fields = {
+        "table": result.table,
+        "table_name": result.table_name or job.table_name,
+        "total_rows": result.rows,
+        "warnings": result.warnings,
+    }
+    if result.valid:
+        job_status_compare_and_set(
+            job_id=job.id, from_statuses=[JobStatus.VALIDATING], to_status=JobStatus.VALIDATION_OK, **fields
+        )
+    else:
+        job_status_compare_and_set(
+            job_id=job.id,
+            from_statuses=[JobStatus.VALIDATING],
+            to_status=JobStatus.FAILED
+            if result.error_code == UNEXPECTED_ERROR
+            else JobStatus.VALIDATION_FAILED,
+            error_message=result.error or "",
+            error_code=result.error_code,
+            notes=result.error or "",
+            **fields,
+        )
+    job.refresh_from_db()
+    return job
 
 
 def import_job_task_name(job_id: int) -> str:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from importhub.errors import ImportHubError, NotFound
 
 from ..models import ImportBatch, ImportJob, ImportMode, JobStatus
-from .batches import UNEXPECTED_ERROR, _file_validate, import_job_enqueue
+from .batches import _file_validate, import_job_enqueue, job_validation_record
 from .jobs import job_file_release, job_status_compare_and_set, job_stored_path
 from .retention import job_upload_available
 
@@ -128,29 +128,12 @@ def _job_revalidate_and_queue(job_id: int) -> ImportJob:
         table_name=table_name,
         dist_id=job.dist_id,
     )
-    fields = {
-        "table": result.table,
-        "table_name": result.table_name or job.table_name,
-        "total_rows": result.rows,
-        "warnings": result.warnings,
-    }
-    if not result.valid:
-        job_status_compare_and_set(
-            job_id=job.id,
-            from_statuses=[JobStatus.VALIDATING],
-            to_status=JobStatus.FAILED
-            if result.error_code == UNEXPECTED_ERROR
-            else JobStatus.VALIDATION_FAILED,
-            error_message=result.error or "",
-            error_code=result.error_code,
-            notes=result.error or "",
-            **fields,
-        )
-        job.refresh_from_db()
+    job = job_validation_record(job=job, result=result)
+    if job.status != JobStatus.VALIDATION_OK:
         job_file_release(job)  # kept again, for the next fix
         return job
     if job_status_compare_and_set(
-        job_id=job.id, from_statuses=[JobStatus.VALIDATING], to_status=JobStatus.WAITING, **fields
+        job_id=job.id, from_statuses=[JobStatus.VALIDATION_OK], to_status=JobStatus.WAITING
     ):
         import_job_enqueue(job_id=job.id)
     job.refresh_from_db()
