@@ -44,7 +44,7 @@ def test_import_with_only_unsupported_files_is_400_with_warnings(admin_api, demo
 
 def test_import_quick_mode_validates_without_jobs(admin_api, demo_tables):
     response = post_import(
-        admin_api, upload("sales_small.csv"), upload("products.csv", as_name="report.xlsx"), mode="quick"
+        admin_api, upload("sales_small.csv"), upload("products.csv", as_name="report.pdf"), mode="quick"
     )
     assert response.status_code == 200
     body = response.json()
@@ -54,7 +54,7 @@ def test_import_quick_mode_validates_without_jobs(admin_api, demo_tables):
     assert body["files"] == [
         {"filename": "sales_small.csv", "table_name": "sales", "valid": True, "rows": 10, "error": None}
     ]
-    assert body["warnings"] == ["report.xlsx: Unsupported file type '.xlsx'. Skipped."]
+    assert body["warnings"] == ["report.pdf: Unsupported file type '.pdf'. Skipped."]
     assert not ImportJob.objects.exists()
     assert table_count("sales") == 0
 
