@@ -623,6 +623,32 @@ def _decimal_change_check(
         )
 
 
+def _indexes_rename(editor, *, old_name: str, new_name: str) -> None:
+    """Give a renamed table's indexes names of the new table's: on SQLite index names belong to the whole
+    database, so indexes still named after the old table would stop a new table of that name being created."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, new_name)
+    quote = editor.quote_name
+    for name, info in constraints.items():
+        if (
+            info["primary_key"]
+            or not (info["index"] or info["unique"])
+            or not name.startswith(f"{old_name}_")
+        ):
+            continue
+        renamed = editor._create_index_name(
+            new_name, info["columns"], suffix="_uniq" if info["unique"] else ""
+        )
+        if connection.vendor == "sqlite":
+            editor.execute(f"DROP INDEX {quote(name)}")
+            editor.execute(
+                f"CREATE {'UNIQUE ' if info['unique'] else ''}INDEX {quote(renamed)} ON {quote(new_name)} "
+                f"({', '.join(quote(c) for c in info['columns'])})"
+            )
+        else:
+            editor.execute(f"ALTER TABLE {quote(new_name)} RENAME INDEX {quote(name)} TO {quote(renamed)}")
+
+
 def table_schema_apply(plan: SchemaPlan) -> list[str]:
     """Run the plan's DDL. Never inside a transaction: MySQL commits implicitly on DDL."""
     if not plan.changes:
@@ -635,6 +661,7 @@ def table_schema_apply(plan: SchemaPlan) -> list[str]:
             if plan.rename_from:
                 old_model = physical_model_build(plan.rename_from, [])
                 editor.alter_db_table(old_model, plan.rename_from, plan.table_name)
+                _indexes_rename(editor, old_name=plan.rename_from, new_name=plan.table_name)
             target = physical_model_build(plan.table_name, plan.specs + plan.kept)
             for change in plan.changes:
                 if change.kind == "create_table":

@@ -327,6 +327,21 @@ def test_table_rename_moves_the_rows(shop):
         assert [tuple(r) for r in cursor.fetchall()] == [("T1", "Teapot")]
 
 
+def test_table_rename_frees_the_old_name_for_a_new_table(shop):
+    """SQLite's index names are the database's, not the table's: the renamed table's indexes must not keep
+    the old table's names, or a new table with the old name cannot create its own."""
+    import_table_update(table=shop, table_name="store")
+    again = import_table_create(
+        table_name="shop", columns=[{"column_name": "code", "data_type": "str", "is_unique": True}]
+    )
+    assert set(table_schema_inspect("shop")) >= {"code"} and again.table_name == "shop"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT code FROM store")
+        assert [tuple(r) for r in cursor.fetchall()] == [("T1",)]
+        indexes = connection.introspection.get_constraints(cursor, "store")
+    assert not [name for name in indexes if name.startswith("shop_")]
+
+
 # --- Header aliases ----------------------------------------------------------------------------------
 
 
