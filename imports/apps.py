@@ -38,5 +38,10 @@ class ImportsConfig(AppConfig):
     verbose_name = "Imports"
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from .memory import process_memory_tune
+
+        process_memory_tune(enabled=settings.IMPORT_MEMORY_RETURN)
         post_migrate.connect(stale_jobs_schedule_ensure, sender=self)
         post_migrate.connect(uploads_purge_schedule_ensure, sender=self)

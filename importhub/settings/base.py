@@ -240,6 +240,9 @@ IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto |
 # SQLite: where a running import writes its rows before one short copy into the table (about the size of
 # the file's rows; removed when the import ends).
 IMPORT_WORK_DIR = env_path("IMPORT_WORK_DIR", BASE_DIR / "var" / "work")
+# Hand freed memory back between chunks (Arrow on the system allocator, glibc mapping large blocks): see
+# imports/memory.py. Off keeps the libraries' own allocators, a little faster, with a higher peak.
+IMPORT_MEMORY_RETURN = env.bool("IMPORT_MEMORY_RETURN", default=True)
 # Seconds without a heartbeat (one per chunk) before a processing job counts as dead, or a waiting job
 # whose task is gone from the broker as lost; the stale-job scan runs every minute.
 JOB_STALE_AFTER = env.int("JOB_STALE_AFTER", default=120)
