@@ -26,7 +26,7 @@ from importhub.errors import NotFound
 
 from ..models import ImportJob
 from .export import XLSX_SHEET_ROWS, cell_neutralize
-from .validation import RowError
+from .validation import RowError, column_label
 
 ERRORS_DIR = "errors"
 EXAMPLES_KEPT = 3
@@ -166,10 +166,8 @@ class ErrorGroups:
 
 def error_group_label(group: dict) -> str:
     """'Qty (qty)', just 'qty' when the header is the column's name, or 'Whole row' for ragged rows."""
-    column, header = group.get("column") or "", group.get("header") or ""
-    if not column:
-        return "Whole row"
-    return column if not header or header == column else f"{header} ({column})"
+    column = group.get("column") or ""
+    return column_label(column, group.get("header") or "") if column else "Whole row"
 
 
 # --- downloads ---------------------------------------------------------------------------------------------

@@ -117,6 +117,14 @@ _MICROSECONDS_PER_DAY = 86_400_000_000
 _TEXT = pa.large_string()
 
 
+def column_label(column: str, header: str = "") -> str:
+    """How messages name a column: the file's header and the column (`DO Date (dotanggal)`), the name once
+    when they are the same, the name alone when the file has no header for it."""
+    if not header or header == column:
+        return column
+    return f"{header} ({column})"
+
+
 @dataclass(frozen=True)
 class DistributorRule:
     """How every value of the distributor column must match the upload's dist_id (the table's rule).
@@ -176,11 +184,7 @@ class ColumnRule:
 
     @property
     def label(self) -> str:
-        """How messages name the column: the file's header and the column (`DO Date (dotanggal)`), the name
-        once when they are the same, the name alone when the file has no header for it."""
-        if not self.header or self.header == self.name:
-            return self.name
-        return f"{self.header} ({self.name})"
+        return column_label(self.name, self.header)
 
 
 @dataclass(frozen=True)
