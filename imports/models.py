@@ -31,6 +31,10 @@ FINAL_STATUSES = (
 )
 
 
+# The three ways a job can end without its rows: a retry re-runs them from the kept upload.
+FAILED_STATUSES = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROCESSING_FAILED)
+
+
 class ImportMode(models.TextChoices):
     QUICK = "quick", "Quick validation only"
     FULL = "full", "Validate and import"

@@ -20,14 +20,13 @@ from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
 from ..archive import ArchivedFile, ArchiveError, ArchiveStore, LocalArchive, archive_name, archive_store
-from ..models import FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
+from ..models import FAILED_STATUSES, FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
 from .jobs import job_status_compare_and_set, job_stored_path
 
 logger = logging.getLogger(__name__)
 
 TASK = "imports.tasks.archive_job_task"
 PENDING_DIR = "pending-archive"
-FAILED_STATUSES = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROCESSING_FAILED)
 RETRY_DELAY_MAX = 6 * 3600
 NOTE_PREFIXES = ("Archived to Google Drive", "Archived locally", "Archive failed")
 PENDING = {"archive_status": ArchiveStatus.PENDING}

@@ -19,7 +19,7 @@ from tableconfig.models import Alias, ColumnConfig, ImportTable
 from tableconfig.naming import normalize_name
 from tableconfig.services import import_table_save
 
-from ..models import ImportJob, JobStatus
+from ..models import FAILED_STATUSES, ImportJob, JobStatus
 from .archiving import job_archive_local_path
 from .jobs import job_stored_path
 from .matching import HeaderMapping, headers_map, table_columns
@@ -28,7 +28,7 @@ from .retention import job_upload_available
 from .workflow import UploadNotKept, job_retry
 
 # A refused file is re-run; a complete one keeps its rows, and its aliases serve the next files.
-RERUN_STATUSES = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROCESSING_FAILED)
+RERUN_STATUSES = FAILED_STATUSES
 MAPPABLE_STATUSES = (*RERUN_STATUSES, JobStatus.COMPLETE)
 MISSING_COLUMNS = "missing_columns"
 # The start of the warning the import and quick validation write for ignored headers (one wording, in matching).

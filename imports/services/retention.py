@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from ..models import ArchiveStatus, ImportJob, ImportMode, JobStatus
+from ..models import FAILED_STATUSES, ArchiveStatus, ImportJob, ImportMode, JobStatus
 from .jobs import job_status_compare_and_set, job_stored_path
 
 logger = logging.getLogger(__name__)
 
-FAILED_KEPT = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROCESSING_FAILED)
-DRY_RUN_KEPT = (JobStatus.VALIDATION_OK, *FAILED_KEPT)
+DRY_RUN_KEPT = (JobStatus.VALIDATION_OK, *FAILED_STATUSES)
 
 
 def job_upload_keep_period(job: ImportJob) -> dt.timedelta | None:
@@ -31,7 +30,7 @@ def job_upload_keep_period(job: ImportJob) -> dt.timedelta | None:
         if job.status == JobStatus.VALIDATION_OK and job.completed_at is None:
             return None  # quick validation passed, its dry run has not run yet
         return dt.timedelta(hours=settings.DRY_RUN_KEEP_HOURS)
-    if job.status in FAILED_KEPT:
+    if job.status in FAILED_STATUSES:
         return dt.timedelta(days=settings.FAILED_UPLOAD_KEEP_DAYS)
     return None
 

@@ -16,14 +16,14 @@ from django.utils import timezone
 
 from importhub.errors import ImportHubError, NotFound
 
-from ..models import ImportBatch, ImportJob, ImportMode, JobStatus
+from ..models import FAILED_STATUSES, ImportBatch, ImportJob, ImportMode, JobStatus
 from .batches import _file_validate, import_job_enqueue, job_validation_record
 from .jobs import job_file_release, job_status_compare_and_set, job_stored_path
 from .retention import job_upload_available
 
 logger = logging.getLogger(__name__)
 
-RETRYABLE = (JobStatus.FAILED, JobStatus.VALIDATION_FAILED, JobStatus.PROCESSING_FAILED)
+RETRYABLE = FAILED_STATUSES
 ROW_ERRORS_CODE = "row_errors"  # a dry run whose only problems are row errors (services/importing.py)
 
 
