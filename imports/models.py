@@ -57,6 +57,45 @@ class ArchiveStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class Cadence(models.TextChoices):
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+
+
+class Distributor(models.Model):
+    """A sender of files: what an upload's `dist_id` names, who to write to, and what it must send when.
+
+    Its obligations: one file per period (`cadence`) for each of `tables`, due on `due_day` (monthly: that
+    day of the following month; weekly: that weekday of the following week, 1 = Monday; daily: the next day).
+    Periods before `obligations_from` are owed nothing."""
+
+    code = models.CharField(max_length=50, unique=True, help_text="What uploads carry as dist_id.")
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    contact_emails = models.JSONField(default=list, blank=True, help_text="Who receives the reminders.")
+    tables = models.ManyToManyField(
+        ImportTable, blank=True, related_name="distributors", help_text="The import tables it must send."
+    )
+    cadence = models.CharField(max_length=10, choices=Cadence.choices, default=Cadence.MONTHLY)
+    due_day = models.PositiveSmallIntegerField(
+        default=10, help_text="Monthly: day 1-28 of the following month; weekly: weekday 1-7 (Monday first)."
+    )
+    obligations_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The first period owed; empty: from the day the distributor was added.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.name})" if self.name else self.code
+
+
 class ImportJob(models.Model):
     batch_id = models.UUIDField(default=uuid.uuid4, db_index=True)
     table = models.ForeignKey(
@@ -70,6 +109,15 @@ class ImportJob(models.Model):
     )
     file_size = models.BigIntegerField(default=0)
     dist_id = models.CharField(max_length=50, blank=True, db_index=True)
+    distributor = models.ForeignKey(
+        Distributor, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    content_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="SHA-256 of the stored file, to catch re-sent files.",
+    )
     mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.BOTH)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_jobs"
@@ -169,6 +217,12 @@ class ImportBatch(models.Model):
     mode = models.CharField(max_length=10, choices=ImportMode.choices, default=ImportMode.BOTH)
     source = models.CharField(max_length=10, choices=BatchSource.choices, default=BatchSource.UPLOAD)
     dist_id = models.CharField(max_length=50, blank=True)
+    distributor = models.ForeignKey(
+        Distributor, null=True, blank=True, on_delete=models.SET_NULL, related_name="batches"
+    )
+    forced = models.BooleanField(
+        default=False, help_text="Submitted with force=true: re-sent files imported."
+    )
     table_name = models.CharField(
         max_length=63, blank=True, help_text="The table the submission named; empty when chosen by file name."
     )
@@ -252,3 +306,55 @@ class RowVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.table_name}#{self.row_id} before job {self.job_id}"
+
+
+class ReminderKind(models.TextChoices):
+    MISSING = "missing", "Missing"
+    LATE = "late", "Late"
+    DIGEST = "digest", "Staff digest"
+
+
+class Reminder(models.Model):
+    """An e-mail the reminder schedule sent, recorded so that none goes twice for the same obligation and
+    period (the digest: once per day)."""
+
+    kind = models.CharField(max_length=10, choices=ReminderKind.choices)
+    distributor = models.ForeignKey(
+        Distributor, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders"
+    )
+    table_name = models.CharField(max_length=63, blank=True)
+    period = models.CharField(
+        max_length=10, help_text="2026-10, 2026-W43 or 2026-10-05; the digest: its day."
+    )
+    recipients = models.JSONField(default=list)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "distributor", "table_name", "period"], name="reminder_once_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.distributor_id} {self.table_name} {self.period}"
+
+
+class JobPeriodTotal(models.Model):
+    """What a complete job's rows hold for one day of its period column: the row count and the exact amount
+    total (the amount role), written with the summary in the import's transaction. The compliance view adds
+    these up per month, week or day."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="period_totals")
+    day = models.DateField()
+    rows = models.PositiveBigIntegerField(default=0)
+    amount = models.CharField(
+        max_length=80, blank=True, help_text="Exact decimal text; empty: no amount role."
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "day"], name="job_period_total_once")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} {self.day}: {self.rows} rows"

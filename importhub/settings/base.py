@@ -278,6 +278,25 @@ GDRIVE_NUM_RETRIES = env.int("GDRIVE_NUM_RETRIES", default=5)
 GDRIVE_CHUNK_SIZE = env.int("GDRIVE_CHUNK_SIZE", default=8 * 1024**2)
 GDRIVE_TIMEOUT = env.int("GDRIVE_TIMEOUT", default=120)
 
+# --- Distributors, compliance and reminders -------------------------------------------------------
+# auto: an upload's dist_id must name an active distributor once any distributor exists; on: always;
+# off: never (single-tenant installs).
+DISTRIBUTORS_REQUIRED = env("DISTRIBUTORS_REQUIRED", default="auto")  # auto | on | off
+if DISTRIBUTORS_REQUIRED not in ("auto", "on", "off"):
+    raise ImproperlyConfigured(f"DISTRIBUTORS_REQUIRED: {DISTRIBUTORS_REQUIRED!r} is not auto, on or off.")
+# A period's volume is marked as a drop when it is below (1 - share) x the mean of the previous periods.
+COMPLIANCE_DROP_SHARE = env.float("COMPLIANCE_DROP_SHARE", default=0.5)
+COMPLIANCE_DROP_PERIODS = env.int("COMPLIANCE_DROP_PERIODS", default=3)
+# Outgoing mail (reminders, digests): django-environ's EMAIL_URL, e.g. smtp+tls://user:pass@host:587;
+# the default prints mails to the worker's log.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="importhub@localhost")
+# Who receives the daily staff digest of missing and late files (empty: no digest).
+COMPLIANCE_STAFF_EMAILS = env.list("COMPLIANCE_STAFF_EMAILS", default=[])
+# When (server time zone, HH:MM) the daily reminder schedule runs.
+REMINDERS_AT = env("REMINDERS_AT", default="07:00")
+
 # --- Health and metrics -------------------------------------------------------------------------
 # /healthz and /readyz are open (load balancers, probes); /metrics only with `Authorization: Bearer
 # <METRICS_TOKEN>` or from a client address (REMOTE_ADDR, never X-Forwarded-For) in METRICS_ALLOWED_IPS
