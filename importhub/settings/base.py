@@ -289,8 +289,8 @@ COMPLIANCE_DROP_SHARE = env.float("COMPLIANCE_DROP_SHARE", default=0.5)
 COMPLIANCE_DROP_PERIODS = env.int("COMPLIANCE_DROP_PERIODS", default=3)
 # Outgoing mail (reminders, digests): django-environ's EMAIL_URL, e.g. smtp+tls://user:pass@host:587;
 # the default prints mails to the worker's log.
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+EMAIL_URL = env("EMAIL_URL", default="consolemail://")
+vars().update(environ.Env.email_url_config(EMAIL_URL))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="importhub@localhost")
 # Who receives the daily staff digest of missing and late files (empty: no digest).
 COMPLIANCE_STAFF_EMAILS = env.list("COMPLIANCE_STAFF_EMAILS", default=[])
