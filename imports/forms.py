@@ -87,6 +87,11 @@ class UploadForm(PageForm):
         max_length=50,
         help_text="Optional: every file's distributor column must start with it.",
     )
+    force = forms.BooleanField(
+        label="Import even if already imported",
+        required=False,
+        help_text="A file whose identical content was already imported into its table is otherwise refused.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

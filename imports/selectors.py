@@ -194,6 +194,7 @@ def job_detail_dict(job: ImportJob) -> dict:
         "source_name": job.source_name,
         "table_name": job.table_name,
         "dist_id": job.dist_id,
+        "content_sha256": job.content_sha256,
         "mode": job.mode,
         "status": job.status,
         "status_label": job.status_label,

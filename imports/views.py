@@ -61,6 +61,7 @@ def _submit(request, form: UploadForm) -> dict:
             dist_id=form.cleaned_data["dist_id"],
             user=request.user,
             source=BatchSource.UPLOAD,
+            force=form.cleaned_data["force"],
         )
     except NoValidFiles as exc:
         form.add_error("files", exc.message)

@@ -57,6 +57,12 @@ class ImportRequestSerializer(serializers.Serializer):
         help_text="'auto' (each file's table from its name) or the name of one configured table.",
     )
     dist_id = DistIdField(required=False, allow_blank=True)
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: import files whose identical content was already imported into their table "
+        "(otherwise refused in full and both mode with code duplicate_content).",
+    )
 
 
 class ImportFormSerializer(serializers.Serializer):
@@ -69,6 +75,11 @@ class ImportFormSerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=[*IMPORT_MODES], initial=ImportMode.QUICK, help_text=MODE_HELP)
     table_name = serializers.CharField(initial="auto", default="auto", help_text="'auto' or a table name.")
     dist_id = serializers.CharField(required=False, allow_blank=True, help_text="Distributor id (optional).")
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Import files even if identical content was already imported.",
+    )
 
 
 # --- Answers --------------------------------------------------------------------------------------
@@ -158,6 +169,7 @@ class JobDetailSerializer(serializers.Serializer):
     source_name = serializers.CharField()
     table_name = serializers.CharField()
     dist_id = serializers.CharField()
+    content_sha256 = serializers.CharField(help_text="SHA-256 of the stored file (hex); empty for status 0.")
     mode = serializers.CharField()
     status = serializers.IntegerField()
     status_label = serializers.CharField()

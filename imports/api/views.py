@@ -30,6 +30,7 @@ from ..models import ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
 from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
+from ..services.resent import force_normalize
 from . import errors as rejected_rows
 from . import mapping, revert, workflow
 from . import serializers as s
@@ -219,6 +220,7 @@ class ImportView(APIView):
             )
         try:
             mode = mode_normalize(request.data.get("mode"))
+            force = force_normalize(request.data.get("force"))
             files = request.FILES.getlist("files")
         except TooManyFilesSent:
             # Django stops parsing at DATA_UPLOAD_MAX_NUMBER_FILES (set from UPLOAD_MAX_FILES) with a bare 400.
@@ -235,6 +237,7 @@ class ImportView(APIView):
                 table_name=request.data.get("table_name") or "auto",
                 dist_id=request.data.get("dist_id") or "",
                 user=request.user,
+                force=force,
             )
         except NoValidFiles as exc:
             return Response(

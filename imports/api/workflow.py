@@ -12,6 +12,7 @@ from importhub.api import ERROR, ok
 from importhub.errors import NotFound
 
 from ..selectors import job_detail_dict, jobs_visible
+from ..services.resent import force_normalize
 from ..services.workflow import batch_checked_import, job_retry, job_retry_message
 from .lookups import batch_uuid, file_job_get
 from .permissions import perms_required
@@ -42,6 +43,14 @@ JOB_FIELD_NAMES = tuple(_job_fields())
 
 class EmptyRequestSerializer(serializers.Serializer):
     """No fields: the job (or batch) is named by the path."""
+
+
+class CheckedImportRequestSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: import files whose identical content was already imported into their table.",
+    )
 
 
 RETRY_RESPONSE = inline_serializer(
@@ -121,13 +130,15 @@ def job_retry_answer(request, batch_id: str, job_id: int):
 
 
 CHECKED_IMPORT_SCHEMA = dict(
-    request=EmptyRequestSerializer,
+    request=CheckedImportRequestSerializer,
     responses={202: IMPORT_RESPONSE, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
     summary="Import a dry run's checked files without uploading them again",
     description=(
         "The batch's dry-run files that passed (status 5) or had only row errors (status 6, code "
         "`row_errors`), from their kept uploads: their mode becomes full and they are queued; the rows the "
-        "dry run rejected are rejected again. 409 `nothing_to_import` when no such file is left."
+        "dry run rejected are rejected again. A file whose identical content is already imported into its "
+        "table ends 6 `duplicate_content` unless `force` is true. 409 `nothing_to_import` when no such file "
+        "is left."
     ),
 )
 
@@ -137,7 +148,9 @@ def batch_checked_import_answer(request, batch_id: str):
     batch = batch_uuid(batch_id)
     if not jobs_visible(request.user).filter(batch_id=batch).exists():
         raise NotFound("Job not found.")
-    jobs = batch_checked_import(batch_id=batch, user=request.user)
+    jobs = batch_checked_import(
+        batch_id=batch, user=request.user, force=force_normalize(request.data.get("force"))
+    )
     return ok(
         {"batch_id": str(batch), "files": [_job_brief(j) for j in jobs]},
         http_status=202,

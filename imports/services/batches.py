@@ -21,10 +21,11 @@ from importhub.errors import ImportHubError, LimitExceeded, StorageUnavailable
 from tableconfig.models import ImportTable
 
 from ..models import BatchSource, ImportBatch, ImportJob, ImportMode, JobStatus
-from .intake import IntakeFile, IntakeLimits, files_intake, upload_store
+from .intake import IntakeFile, IntakeLimits, files_intake, upload_store_hashed
 from .jobs import job_file_release, job_status_compare_and_set
 from .matching import filename_stem, table_entry_matches
 from .quick import QuickResult, file_quick_validate
+from .resent import BatchCopies
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +151,15 @@ def import_batch_submit(
     user=None,
     enqueue: bool = True,
     source: str = BatchSource.API,
+    force: bool = False,
 ) -> BatchResult:
     """Store, unpack and quick-validate a batch; in full/both/dry_run mode create its jobs and queue the
     valid ones (a dry run's task checks every row and loads nothing). Every submission is recorded as an
     ImportBatch with its `source` and the warnings about what it did not take (skipped ZIP members).
 
     With `enqueue=False` the valid jobs are left waiting for the caller to run (the CLI's --wait).
+    A file whose content was already imported into its table (or sent twice) is refused in full/both mode
+    unless `force` (services/resent.py); quick and dry_run only warn.
     """
     uploads_check(uploads)
     mode = mode_normalize(mode)
@@ -167,10 +171,12 @@ def import_batch_submit(
     limits = intake_limits()
     try:
         batch_dir.mkdir(parents=True, exist_ok=True)
-        stored = [
-            (u.name, upload_store(batch_dir=batch_dir, original_name=u.name, chunks=u.chunks, limits=limits))
-            for u in uploads
-        ]
+        stored = []
+        for u in uploads:
+            kept = upload_store_hashed(
+                batch_dir=batch_dir, original_name=u.name, chunks=u.chunks, limits=limits
+            )
+            stored.append((u.name, kept.path, kept.sha256))
         intake = files_intake(batch_dir=batch_dir, uploads=stored, limits=limits)
     except OSError as exc:
         shutil.rmtree(batch_dir, ignore_errors=True)
@@ -193,24 +199,32 @@ def import_batch_submit(
         dist_id=dist_id,
         table_name="" if table_name == "auto" else table_name,
         warnings=batch.warnings,
+        forced=force,
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
 
+    copies = BatchCopies(mode=mode, forced=force)
     if mode == ImportMode.QUICK:
         try:
-            batch.results = [
-                _file_validate(
+            for f in intake.files:
+                result = _file_validate(
                     path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
                 )
-                for f in intake.files
-            ]
+                copies.result_check(result, sha256=f.sha256)
+                batch.results.append(result)
         finally:
             shutil.rmtree(batch_dir, ignore_errors=True)
         return batch
 
     try:
         _batch_jobs_create(
-            batch, files=intake.files, user=user, table_name=table_name, dist_id=dist_id, enqueue=enqueue
+            batch,
+            files=intake.files,
+            user=user,
+            table_name=table_name,
+            dist_id=dist_id,
+            enqueue=enqueue,
+            copies=copies,
         )
     except BaseException:
         _batch_abandon(batch, batch_dir=batch_dir)
@@ -267,7 +281,14 @@ def _batch_abandon(batch: BatchResult, *, batch_dir: Path) -> None:
 
 
 def _batch_jobs_create(
-    batch: BatchResult, *, files: list[IntakeFile], user, table_name: str, dist_id: str, enqueue: bool
+    batch: BatchResult,
+    *,
+    files: list[IntakeFile],
+    user,
+    table_name: str,
+    dist_id: str,
+    enqueue: bool,
+    copies: BatchCopies,
 ) -> None:
     """Create, quick-validate and queue the jobs of a full/both/dry_run batch."""
     mode = batch.mode
@@ -278,6 +299,7 @@ def _batch_jobs_create(
             source_name=f.source_name,
             stored_filename=str(f.stored_path.relative_to(settings.UPLOAD_DIR)),
             file_size=f.size,
+            content_sha256=f.sha256,
             dist_id=dist_id,
             mode=mode,
             uploaded_by=user if getattr(user, "is_authenticated", False) else None,
@@ -290,6 +312,7 @@ def _batch_jobs_create(
         result = _file_validate(
             path=f.stored_path, original_name=f.original_name, table_name=table_name, dist_id=dist_id
         )
+        copies.result_check(result, sha256=f.sha256)
         batch.results.append(result)
         batch.jobs.append(job_validation_record(job=job, result=result))
 

@@ -42,6 +42,7 @@ from .loading import job_rows_undo, table_writer_open
 from .matching import headers_map, table_columns
 from .reading import Chunk, file_chunks_read, file_open_head
 from .rejects import ErrorGroups, ErrorsFile
+from .resent import DuplicateContent, job_resent_check
 from .staging import job_rows_attached, job_rows_file_open, job_rows_file_path, job_rows_staged_possible
 from .summary import job_notes_format, job_summary_compute
 from .validation import RowError, ValidatedChunk, chunk_validate
@@ -369,6 +370,7 @@ def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, p
         summary = job_summary_compute(
             table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
         )
+        job_resent_check(job, lock=True)  # an identical file that committed while this one was read
         return _job_finished(job, run, outcome, summary)
 
 
@@ -395,6 +397,7 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
                         "Job %s: run %s superseded by a later one; its rows are not kept.", job.id, attempt
                     )
                     return ImportJob.objects.get(pk=job.id)
+                job_resent_check(job)  # under the write lock: an identical file committed meanwhile
                 job_rows_undo(table_name=job.table.table_name, job_id=job.id)  # an earlier run's
                 copied = rows.rows_copy(schema=schema)
                 if copied != outcome.inserted_count:
@@ -479,6 +482,7 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
     run = _Run()
     try:
         job = ImportJob.objects.select_related("table").get(pk=job_id)
+        job_resent_check(job)  # identical content imported since quick validation: refused before any read
         unique = [c.column_name for c in table_columns(job.table) if c.is_unique] if job.table else []
         if job.mode == ImportMode.DRY_RUN:
             job = _dry_run_check(job, attempt, run, outcome, progress)
@@ -499,8 +503,11 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
         dry_run = run.job is not None and run.job.mode == ImportMode.DRY_RUN
         return _job_fail(
             job_id,
-            # A dry run is a check: a file it refuses failed validation (6), as at quick validation.
-            status=JobStatus.VALIDATION_FAILED if dry_run else JobStatus.PROCESSING_FAILED,
+            # A dry run is a check: a file it refuses failed validation (6), as at quick validation; so is a
+            # re-sent file found at import time.
+            status=JobStatus.VALIDATION_FAILED
+            if dry_run or isinstance(exc, DuplicateContent)
+            else JobStatus.PROCESSING_FAILED,
             message=exc.message,
             code=exc.code,
             outcome=outcome,

@@ -1,5 +1,6 @@
 """Take uploads into a batch folder: store them under server-made names and unpack ZIPs safely."""
 
+import hashlib
 import logging
 import re
 import stat
@@ -40,6 +41,7 @@ class IntakeFile:
     stored_path: Path
     source_name: str
     size: int
+    sha256: str = ""  # of the bytes as stored: hashed while they were written
 
 
 @dataclass
@@ -56,7 +58,23 @@ def upload_store(
     *, batch_dir: Path, original_name: str, chunks: Iterable[bytes], limits: IntakeLimits
 ) -> Path:
     """Write an upload to a new server-named file in `batch_dir`, enforcing the per-file size limit."""
+    return upload_store_hashed(
+        batch_dir=batch_dir, original_name=original_name, chunks=chunks, limits=limits
+    ).path
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    path: Path
+    sha256: str
+
+
+def upload_store_hashed(
+    *, batch_dir: Path, original_name: str, chunks: Iterable[bytes], limits: IntakeLimits
+) -> StoredUpload:
+    """upload_store, with the SHA-256 of the bytes taken while they are written (no second read)."""
     name = file_name_safe(original_name)
+    digest = hashlib.sha256()
     batch_dir.mkdir(parents=True, exist_ok=True)
     target = _target_path(batch_dir=batch_dir, name=name)
     written = 0
@@ -70,17 +88,32 @@ def upload_store(
                         details={"limit": "max_file_bytes", "bytes": limits.max_file_bytes},
                     )
                 out.write(chunk)
+                digest.update(chunk)
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     logger.info("Stored upload %s as %s (%d bytes)", name, target.name, written)
-    return target
+    return StoredUpload(path=target, sha256=digest.hexdigest())
 
 
-def files_intake(*, batch_dir: Path, uploads: list[tuple[str, Path]], limits: IntakeLimits) -> IntakeResult:
-    """Turn stored uploads into the data files to import: keep CSV/TXT, unpack ZIPs, skip the rest with a warning."""
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file already on disk, read in blocks (for uploads stored without upload_store_hashed)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(COPY_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def files_intake(
+    *, batch_dir: Path, uploads: list[tuple[str, Path] | tuple[str, Path, str]], limits: IntakeLimits
+) -> IntakeResult:
+    """Turn stored uploads into the data files to import: keep CSV/TXT, unpack ZIPs, skip the rest with a warning.
+
+    Each upload is (name, path) or (name, path, its SHA-256 from upload_store_hashed); every file kept carries
+    its SHA-256 (a ZIP member's taken while it is extracted; a plain file's read once here only when not given)."""
     result = IntakeResult()
-    for original_name, stored_path in uploads:
+    for original_name, stored_path, *known in uploads:
         name = file_name_safe(original_name)
         extension = _extension(name)
         if extension == ".zip":
@@ -108,7 +141,13 @@ def files_intake(*, batch_dir: Path, uploads: list[tuple[str, Path]], limits: In
             stored_path.unlink(missing_ok=True)
             continue
         result.files.append(
-            IntakeFile(original_name=name, stored_path=stored_path, source_name=name, size=size)
+            IntakeFile(
+                original_name=name,
+                stored_path=stored_path,
+                source_name=name,
+                size=size,
+                sha256=known[0] if known else file_sha256(stored_path),
+            )
         )
     return result
 
@@ -150,6 +189,7 @@ def _zip_extract(
             if isinstance(stored, str):
                 _warn(result, f"{name}: {_shown(member.filename)}: {stored}. Skipped.")
                 continue
+            stored, sha256 = stored
             workbook_problem = workbook_zip_problem(path=stored, name=member.filename, limits=limits)
             if workbook_problem:
                 stored.unlink(missing_ok=True)
@@ -164,6 +204,7 @@ def _zip_extract(
                     stored_path=stored,
                     source_name=f"{name}:{member.filename}",
                     size=size,
+                    sha256=sha256,
                 )
             )
     if not extracted:
@@ -296,10 +337,12 @@ def _member_extract(
     limits: IntakeLimits,
     total_before: int,
     name: str,
-) -> Path | str:
-    """Stream one member to a new server-named file, counting the bytes really produced; or say why not."""
+) -> tuple[Path, str] | str:
+    """Stream one member to a new server-named file, counting the bytes really produced and hashing them
+    (path, SHA-256); or say why not."""
     target = _target_path(batch_dir=batch_dir, name=member.filename.replace("\\", "/"))
     written = 0
+    digest = hashlib.sha256()
     try:
         with archive.open(member) as source, target.open("xb") as out:
             while block := source.read(COPY_BYTES):
@@ -315,6 +358,7 @@ def _member_extract(
                         "for the whole ZIP"
                     )
                 out.write(block)
+                digest.update(block)
     except _MemberRefused as exc:
         target.unlink(missing_ok=True)
         return str(exc)
@@ -325,7 +369,7 @@ def _member_extract(
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    return target
+    return target, digest.hexdigest()
 
 
 def _target_path(*, batch_dir: Path, name: str) -> Path:

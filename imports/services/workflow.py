@@ -19,6 +19,7 @@ from importhub.errors import ImportHubError, NotFound
 from ..models import FAILED_STATUSES, ImportBatch, ImportJob, ImportMode, JobStatus
 from .batches import _file_validate, import_job_enqueue, job_validation_record
 from .jobs import job_file_release, job_status_compare_and_set, job_stored_path
+from .resent import batch_force
 from .retention import job_upload_available
 
 logger = logging.getLogger(__name__)
@@ -158,15 +159,20 @@ def batch_checked_jobs(*, batch_id) -> list[ImportJob]:
     ]
 
 
-def batch_checked_import(*, batch_id, user) -> list[ImportJob]:
+def batch_checked_import(*, batch_id, user, force: bool = False) -> list[ImportJob]:
     """Import a dry-run batch's checked files from their kept uploads (mode becomes full, queued); the rows
-    the dry run rejected are rejected again by the import. Raises NothingToImport (409) when none is left."""
+    the dry run rejected are rejected again by the import. Raises NothingToImport (409) when none is left.
+
+    A file whose identical content is already imported into its table is refused by the import (status 6,
+    duplicate_content) unless `force`, which marks the batch forced."""
     try:
         batch_id = uuid.UUID(str(batch_id))
     except ValueError:
         raise NotFound("Batch not found.") from None
     if not ImportJob.objects.filter(batch_id=batch_id).exists():
         raise NotFound("Batch not found.")
+    if force:
+        batch_force(batch_id=batch_id)
     queued = []
     for job in batch_checked_jobs(batch_id=batch_id):
         if job_status_compare_and_set(

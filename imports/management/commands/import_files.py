@@ -62,6 +62,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait", action="store_true", help="Import here and now, without a worker, with a progress bar."
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Import files even if their identical content was already imported into their table.",
+        )
 
     def handle(self, *args, **options):
         files = paths_expand(options["paths"])
@@ -76,6 +81,7 @@ class Command(BaseCommand):
                 dist_id=options["dist_id"],
                 enqueue=not options["wait"],
                 source=BatchSource.CLI,
+                force=options["force"],
             )
         except ImportHubError as exc:
             for warning in (exc.details or {}).get("warnings", []):
@@ -89,6 +95,8 @@ class Command(BaseCommand):
             for r in batch.results:
                 verdict = f"valid, {r.rows:,} rows -> {r.table_name}" if r.valid else f"INVALID: {r.error}"
                 self.stdout.write(f"{r.filename}: {verdict}")
+                for warning in r.warnings:
+                    self.stdout.write(f"  warning: {warning}")
             if not all(r.valid for r in batch.results):
                 sys.exit(1)
             return
