@@ -139,7 +139,7 @@ def test_openapi_import_try_it_out_prefills_a_harmless_quick_check(document):
     assert set(body) >= {"multipart/form-data"}
     form = document["components"]["schemas"][body["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]]
     prefill = {name: swagger_prefill(field) for name, field in form["properties"].items()}
-    assert prefill == {"files": None, "mode": "quick", "table_name": "auto", "dist_id": ""}
+    assert prefill == {"files": None, "mode": "quick", "table_name": "auto", "dist_id": "", "force": False}
     assert form["properties"]["files"]["items"]["format"] == "binary"
     # The modes are listed (an empty mode still means both; the form offers no blank that would run it).
     mode = form["properties"]["mode"]

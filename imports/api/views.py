@@ -366,6 +366,7 @@ JOB_EXAMPLE = {
     "source_name": "",
     "table_name": "sales",
     "dist_id": "31001",
+    "content_sha256": "3f1d6c0e8b3a4f9e2d7c5b1a0e9f8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e",
     "mode": "full",
     "status": 9,
     "status_label": "Processing complete",

@@ -131,6 +131,9 @@ def job_retry_answer(request, batch_id: str, job_id: int):
 
 CHECKED_IMPORT_SCHEMA = dict(
     request=CheckedImportRequestSerializer,
+    examples=[
+        OpenApiExample("Import the checked files", value={"force": False}, request_only=True),
+    ],
     responses={202: IMPORT_RESPONSE, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
     summary="Import a dry run's checked files without uploading them again",
     description=(
