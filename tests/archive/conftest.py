@@ -81,6 +81,7 @@ def job_imported(name: str = "sales_small.csv", *, dist_id: str = "31001") -> Im
         mode="full",
         dist_id=dist_id,
         enqueue=False,
+        force=True,  # the same sample again and again: not refused as a re-sent file
     )
     job = next(j for j in batch.jobs if j.original_filename == name)
     import_job_run(job_id=job.id)

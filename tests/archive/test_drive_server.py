@@ -98,7 +98,9 @@ def test_drive_after_import_names_the_file_and_reuses_its_sub_folder(
     batches = []
     for _ in range(2):
         response = admin_api.post(
-            "/api/import", {"files": [upload("sales_small.csv")], "dist_id": "31001"}, format="multipart"
+            "/api/import",
+            {"files": [upload("sales_small.csv")], "dist_id": "31001", "force": "true"},  # sent twice, forced
+            format="multipart",
         )
         batches.append(response.json()["batch_id"])
     jobs = [ImportJob.objects.get(batch_id=b, original_filename="sales_small.csv") for b in batches]

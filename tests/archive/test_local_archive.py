@@ -79,7 +79,9 @@ def test_local_archive_is_only_for_those_who_see_the_job(api, make_user, demo_ta
 
 def test_local_archive_keeps_both_copies_of_a_file_sent_twice(admin_api, demo_tables, settings):
     first = file_jobs(submit(admin_api, "sales_small.csv", dist_id="31001"))[0]
-    second = file_jobs(submit(admin_api, "sales_small.csv", dist_id="31001"))[0]
+    second = file_jobs(submit(admin_api, "sales_small.csv", dist_id="31001", force="true"))[
+        0
+    ]  # re-sent, forced
     folder = f"sales/{month_folder(first)}"
     assert (first.archive_file_id, second.archive_file_id) == (
         f"{folder}/31001_sales_small.csv",
