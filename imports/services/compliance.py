@@ -8,7 +8,8 @@ The rules, in one place:
   following week; daily, the next day. A file that arrives on its due date is on time.
 - A job covers the periods of the days its rows' period column holds (JobPeriodTotal); a job without a
   period column covers the last period that ended before the day it was uploaded (an October file sent on
-  5 November). Only complete (status 9), not reverted jobs of the distributor's tables count; it arrived
+  5 November); a job imported before the per-day totals existed covers the periods its summary's period
+  range touches. Only complete (status 9), not reverted jobs of the distributor's tables count; it arrived
   when it was uploaded (`created_at`, in the server's time zone).
 - The state of a covered period: `late` when its first covering file arrived after the due date, else
   `received_with_errors` when a covering file rejected rows, else `received`. Not covered: `missing` once
@@ -335,14 +336,29 @@ def _covering_jobs(*, distributor: Distributor, tables: Iterable[str], periods: 
     keys = {p.key for p in periods}
     fields = ("id", "batch_id", "table_name", "created_at", "error_count", "success_count", "summary")
     for job_id, batch_id, table, created_at, errors, success, summary in undated.values_list(*fields):
+        summary = summary if isinstance(summary, dict) else {}
+        amount = summary.get("amount_total")
+        cover = _Cover(
+            job_id, str(batch_id), created_at, errors, success, Decimal(amount) if amount else None
+        )
+        if summary.get("period_start") and summary.get("period_end"):
+            # Imported before the per-day totals existed: the periods its rows' range touches; its rows and
+            # amount are only known for the period when that range holds a single one.
+            touched = periods_between(
+                cadence=cadence,
+                start=dt.date.fromisoformat(summary["period_start"]),
+                end=dt.date.fromisoformat(summary["period_end"]),
+                due_day=due_day,
+            )
+            if len(touched) > 1:
+                cover.rows, cover.amount = 0, None
+            for period in touched:
+                if period.key in keys:
+                    found[(table, period.key)].append(cover)
+            continue
         key = period_before_upload(cadence=cadence, day=timezone.localdate(created_at), due_day=due_day).key
         if key in keys:
-            amount = summary.get("amount_total") if isinstance(summary, dict) else None
-            found[(table, key)].append(
-                _Cover(
-                    job_id, str(batch_id), created_at, errors, success, Decimal(amount) if amount else None
-                )
-            )
+            found[(table, key)].append(cover)
     for job_id, batch_id, table, created_at, errors in jobs.filter(pk__in=list(dated)).values_list(
         *fields[:5]
     ):

@@ -297,3 +297,13 @@ def test_compliance_periods_before_obligations_are_not_owed_and_volume_drop_is_m
 def test_compliance_grid_refuses_a_reversed_range():
     with pytest.raises(ComplianceRequestInvalid):
         compliance_grid(month_from=D(2026, 10, 1), month_to=D(2026, 9, 1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compliance_a_job_from_before_the_day_totals_covers_its_summary_range(three_distributors):
+    job = ImportJob.objects.get(original_filename="sales_31001_09.csv")
+    JobPeriodTotal.objects.filter(job=job).delete()  # as a job imported by an earlier version has none
+    window = {"month_from": D(2026, 9, 1), "month_to": D(2026, 9, 1), "today": D(2026, 11, 20)}
+    cell = compliance_grid(**window, distributor_code="31001", table_name="sales").lines[0].cells[0]
+    assert (cell.state, cell.job_ids, cell.rows) == ("received", [job.id], job.success_count)
+    assert cell.amount == Decimal(job.summary["amount_total"])
