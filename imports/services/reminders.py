@@ -147,8 +147,8 @@ def month_periods(*, cadence: str, due_day: int, month: dt.date) -> list[Period]
 def reminder_obligations(
     *, today: dt.date, month: dt.date | None = None, table_name: str | None = None
 ) -> dict[Distributor, list[Obligation]]:
-    """Every active distributor's missing and late obligations in the look-back (or in `month`), by distributor
-    code; distributors with none are left out."""
+    """Every active distributor's missing and late obligations in the look-back (or in `month`), missing first;
+    distributors with none are left out."""
     found: dict[Distributor, list[Obligation]] = {}
     for distributor in Distributor.objects.filter(is_active=True).prefetch_related("tables").order_by("code"):
         tables = sorted(t.table_name for t in distributor.tables.all())
@@ -204,12 +204,19 @@ class ReminderReport:
         return sum(len(m.obligations) for m in self.sent)
 
     def __str__(self) -> str:
-        text = f"{len(self.sent)} e-mails for {self.reminded} files, {self.already_sent} reminded before"
+        text = (
+            f"sent {_count(len(self.sent), 'e-mail')} for {_count(self.reminded, 'file')}, "
+            f"{self.already_sent} reminded before"
+        )
         if self.no_contacts:
             text += f", no contacts: {', '.join(d.code for d in self.no_contacts)}"
         if self.failed:
             text += f", failed: {', '.join(self.failed)}"
         return text + (", digest sent" if self.digest else "")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def reminders_send(

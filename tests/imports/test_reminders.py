@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import io
+import os
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule, Success
@@ -296,8 +298,8 @@ def test_reminders_task_twice_sends_one_mail_per_missing_file(smtp, stock_sender
     assert f"- your stocks file for {month}, due {missing.due.day} {missing.due:%B %Y}" in smtp.body(beta)
     assert smtp.to("alpha@example.com") == []
     assert len(smtp.messages) == 2  # Beta and the staff digest
-    assert first.startswith("1 e-mails for 1 files") and first.endswith("digest sent")
-    assert second == "0 e-mails for 0 files, 1 reminded before"
+    assert first.startswith("sent 1 e-mail for 1 file, 0 reminded before") and first.endswith("digest sent")
+    assert second == "sent 0 e-mails for 0 files, 1 reminded before"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -332,7 +334,7 @@ def test_reminders_at_parse(text, ok):
     if ok:
         assert reminders_at_parse(text).strftime("%H:%M") == f"{int(text.split(':')[0]):02d}:{text[-2:]}"
     else:
-        with pytest.raises(Exception, match="REMINDERS_AT: .* is not a time of day like 07:00"):
+        with pytest.raises(ImproperlyConfigured, match="REMINDERS_AT: .* is not a time of day like 07:00"):
             reminders_at_parse(text)
 
 
@@ -341,7 +343,7 @@ def test_reminders_at_bad_value_stops_the_start():
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
         env={
-            **__import__("os").environ,
+            **os.environ,
             "DJANGO_SETTINGS_MODULE": "importhub.settings.test",
             "REMINDERS_AT": "7 o'clock",
         },
@@ -388,7 +390,7 @@ def test_reminders_schedule_in_a_real_qcluster_mails_once(smtp, stock_senders, t
     assert len(smtp.to("beta@example.com")) == 1
     assert len(smtp.messages) == 2
     assert Success.objects.filter(func="imports.tasks.reminders_task").latest("stopped").result == (
-        "0 e-mails for 0 files, 1 reminded before"
+        "sent 0 e-mails for 0 files, 1 reminded before"
     )
 
 
@@ -433,12 +435,12 @@ def test_compliance_report_mail_sends_the_same_reminders_once(smtp, contacts):
     (east,) = smtp.to("east@example.com")
     assert "- your stocks file for October 2026, due 10 November 2026" in smtp.body(east)
     assert smtp.messages == [east]  # October: South's sales had rejected rows, nothing late; no digest
-    assert err == "Mail: 1 e-mails for 1 files, 0 reminded before.\n"
+    assert err == "Mail: sent 1 e-mail for 1 file, 0 reminded before.\n"
     reminded = f"{timezone.localdate().day} {timezone.localdate():%B %Y}"
     assert out.splitlines()[2] == f"31003,East,stocks,October 2026,10 November 2026,missing,,,{reminded}"
 
     _, err = _report("--period", "2026-10", "--mail")
-    assert err == "Mail: 0 e-mails for 0 files, 1 reminded before.\n"
+    assert err == "Mail: sent 0 e-mails for 0 files, 1 reminded before.\n"
     reminders_send(today=TODAY)  # the schedule: South's late September file, never East's October again
     assert len(smtp.to("east@example.com")) == 1
     assert len(smtp.to("south@example.com")) == 1
