@@ -13,7 +13,7 @@
       borderColor: colour,
       backgroundColor: colour,
       spanGaps: false,
-      tension: 0.2,
+      tension: 0,
       pointStyle: drops.map(function (d) { return d ? "triangle" : "circle"; }),
       pointRadius: drops.map(function (d) { return d ? 9 : 3; }),
       pointBackgroundColor: drops.map(function (d) { return d ? DROP : colour; }),
