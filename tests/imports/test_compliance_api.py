@@ -30,7 +30,9 @@ def viewer_api(make_user):
 
 
 def line_states(body: dict) -> dict:
-    return {(line["distributor"], line["table"]): [c["state"] for c in line["cells"]] for line in body["lines"]}
+    return {
+        (line["distributor"], line["table"]): [c["state"] for c in line["cells"]] for line in body["lines"]
+    }
 
 
 @pytest.mark.django_db(transaction=True)

@@ -144,8 +144,15 @@ def test_compliance_distributor_page_passes_its_rows_and_drops_to_the_charts(
     data = json.loads(re.search(r'id="compliance-chart-data"[^>]*>(.*?)</script>', html, re.S).group(1))
     assert data["periods"] == ["2026-09", "2026-10", "2026-11"]
     (sales,) = data["tables"]
-    assert (sales["table"], sales["rows"], sales["rows_drop"]) == ("sales", [40, 44, 10], [False, False, True])
+    assert (sales["table"], sales["rows"], sales["rows_drop"]) == (
+        "sales",
+        [40, 44, 10],
+        [False, False, True],
+    )
     assert sales["amount_drop"] == [False, False, True]
-    assert "2026-11 sales: rows and amount fell by more than 50% against the mean of the previous 2 periods." in html
+    assert (
+        "2026-11 sales: rows and amount fell by more than 50% against the mean of the previous 2 periods."
+        in html
+    )
     assert viewer_client.get("/compliance/nobody/").status_code == 404
     assert viewer_client.get("/compliance/77/", {"from": "2026-13"}).status_code == 400
