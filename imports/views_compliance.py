@@ -35,7 +35,7 @@ STATE_LABELS = {
     CellState.DUE: "Not yet due",
     CellState.NOT_OWED: "Not owed",
 }
-FILTERS = ("from", "to", "table", "cadence", "state", "together")
+FILTERS = ("from", "to", "table", "cadence", "state", "distributor", "together")
 
 can_see_compliance = _page_permission(
     lambda user: user.has_perm("imports.view_distributor"),
