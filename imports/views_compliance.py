@@ -22,7 +22,6 @@ from .services.compliance import STATES, CellState, ComplianceRequestInvalid, Li
 from .services.compliance_requests import (
     compliance_csv_rows,
     compliance_grid_for,
-    compliance_query_parse,
     distributor_window,
 )
 from .views import _page_permission
@@ -114,7 +113,6 @@ def compliance_page(request):
         grid=grid,
         sections=_sections(grid.lines),
         legend=_legend(grid.counts),
-        together=compliance_query_parse(params=request.GET).together,
     )
     return render(request, "imports/compliance.html", context)
 

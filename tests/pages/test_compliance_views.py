@@ -156,3 +156,20 @@ def test_compliance_distributor_page_passes_its_rows_and_drops_to_the_charts(
     )
     assert viewer_client.get("/compliance/nobody/").status_code == 404
     assert viewer_client.get("/compliance/77/", {"from": "2026-13"}).status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compliance_page_shows_one_grid_per_cadence(three_distributors, viewer_client):
+    weekly = Distributor.objects.create(
+        code="W1", name="Weekly one", cadence="weekly", due_day=1, obligations_from=at(10, 1).date()
+    )
+    weekly.tables.set(ImportTable.objects.filter(table_name="sales"))
+    html = viewer_client.get("/compliance/", {"from": "2026-10", "to": "2026-10"}).content.decode()
+    sections = re.findall(r'<section class="compliance-section" data-cadence="(\w+)"', html)
+    assert sections == ["monthly", "weekly"]
+    weekly_html = html[html.index('data-cadence="weekly"') :]
+    assert "<h2>Weekly</h2>" in weekly_html and "<h2>Monthly</h2>" in html
+    periods = re.findall(r'<th scope="col" class="period" data-period="([^"]+)"', weekly_html)
+    assert periods == ["2026-W40", "2026-W41", "2026-W42", "2026-W43", "2026-W44"]
+    # Owed from the week holding 1 October (28 September to 4 October); none was sent.
+    assert re.findall(r'<td class="cell state-(\w+)"', weekly_html) == ["missing"] * 5
