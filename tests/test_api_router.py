@@ -56,6 +56,7 @@ def test_api_root_lists_the_resources_with_their_addresses(reader):
         "tables": "http://testserver/api/tables",
         "jobs": "http://testserver/api/jobs",
         "import": "http://testserver/api/import",
+        "compliance": "http://testserver/api/compliance",
         "schema": "http://testserver/api/schema/",
         "docs": "http://testserver/api/docs/",
         "columns": "http://testserver/api/columns/{id}",

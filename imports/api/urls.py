@@ -4,7 +4,7 @@
 
 from django.urls import path
 
-from . import views
+from . import compliance, views
 
 routes = [
     ("jobs", views.JobViewSet, "api-job"),
@@ -12,4 +12,5 @@ routes = [
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
+    path("compliance", compliance.ComplianceView.as_view(), name="api-compliance"),
 ]
