@@ -6,7 +6,7 @@ The rules, in one place:
   (never the whole history), or, for `compliance_report --mail`, the periods that start in one month. Their
   states come from the compliance rules (imports.services.compliance): `missing` asks for the file, `late`
   tells, for information, that it came after its due date.
-- One e-mail per distributor and run, listing every obligation (table x period) not mailed before. Each is
+- One e-mail per obligation (table x period) not mailed before, to all the distributor's contacts. Each is
   claimed first, as a Reminder row (kind, distributor, table, period; unique), so two workers running at once
   never both mail it; when sending fails, the claims are deleted and the next run tries again.
 - Distributors without contact e-mails are not mailed (the digest names them); inactive ones are not looked at.
@@ -241,24 +241,25 @@ def reminders_send(
         report.already_sent += len(items) - len(claimed)
         if not claimed:
             continue
-        subject = _subject(distributor, [o for o, _ in claimed])
-        body = render_to_string(
-            "imports/email/reminder.txt",
-            {
-                "distributor": distributor,
-                "missing": [o for o, _ in claimed if o.state == CellState.MISSING],
-                "late": [o for o, _ in claimed if o.state == CellState.LATE],
-            },
-        )
-        message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, contacts, connection=mail)
-        try:
-            message.send()
-        except _SEND_ERRORS as exc:
-            Reminder.objects.filter(pk__in=[r.pk for _, r in claimed]).delete()
-            report.failed[distributor.code] = f"{type(exc).__name__}: {exc}"
-            logger.warning("reminder to %s not sent, will be retried: %s", distributor.code, exc)
-            continue
-        report.sent.append(Mail(contacts, subject, distributor.code, [o for o, _ in claimed]))
+        for item, row in claimed:
+            subject = _subject(distributor, [item])
+            body = render_to_string(
+                "imports/email/reminder.txt",
+                {
+                    "distributor": distributor,
+                    "missing": [item] if item.state == CellState.MISSING else [],
+                    "late": [item] if item.state == CellState.LATE else [],
+                },
+            )
+            message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, contacts, connection=mail)
+            try:
+                message.send()
+            except _SEND_ERRORS as exc:
+                row.delete()
+                report.failed[distributor.code] = f"{type(exc).__name__}: {exc}"
+                logger.warning("reminder to %s not sent, will be retried: %s", distributor.code, exc)
+                continue
+            report.sent.append(Mail(contacts, subject, distributor.code, [item]))
     if digest and settings.COMPLIANCE_STAFF_EMAILS and (obligations or report.no_contacts):
         _digest_send(report, obligations, mail=mail)
     return report

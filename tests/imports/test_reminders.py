@@ -34,12 +34,7 @@ from imports.services.reminders import (
 )
 from imports.tasks import reminders_task
 from tableconfig.models import ImportTable
-from tests.imports.test_compliance import (  # noqa: F401 (three_distributors is a fixture)
-    at,
-    send,
-    stock_file,
-    three_distributors,
-)
+from tests.compliance_scenario import at, send, stock_file
 
 D = dt.date
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +94,27 @@ def _east_contacts(contacts):
     east.contact_emails = ["east@example.com"]
     east.save()
     return east
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reminders_one_mail_per_missing_obligation(smtp, demo_tables):
+    """A distributor that owes two files for one month gets two e-mails, each about one file."""
+    owing = Distributor.objects.create(
+        code="88", name="Owing", contact_emails=["owing@example.com"], obligations_from=D(2026, 10, 1)
+    )
+    owing.tables.set(ImportTable.objects.filter(table_name__in=["sales", "stocks"]))
+
+    report = reminders_send(today=TODAY)
+
+    mails = smtp.to("owing@example.com")
+    assert sorted(m["Subject"] for m in mails) == [
+        "Owing: we have not received your sales file for October 2026",
+        "Owing: we have not received your stocks file for October 2026",
+    ]
+    assert all(smtp.body(m).count("- your ") == 1 for m in mails)
+    assert report.reminded == 2 and len(report.sent) == 2
+    reminders_send(today=TODAY)
+    assert len(smtp.to("owing@example.com")) == 2
 
 
 @pytest.mark.django_db(transaction=True)
