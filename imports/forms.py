@@ -12,6 +12,7 @@ from tableconfig.models import ImportTable
 
 from .models import Distributor, ImportMode
 from .selectors import BATCH_STATUSES
+from .services.distributors import distributors_required
 from .services.export import RowFilter
 
 BATCH_STATUS_LABELS = {status: status.replace("_", " ").capitalize() for status in BATCH_STATUSES}
@@ -92,6 +93,11 @@ class UploadForm(PageForm):
         super().__init__(*args, **kwargs)
         tables = list(ImportTable.objects.filter(is_active=True).order_by("table_name"))
         self.tables = tables
+        if distributors_required():
+            self.fields["dist_id"].help_text = (
+                "Required: the code of a distributor (see Distributors); every file's distributor column must "
+                "start with it."
+            )
         self.fields["table_name"].choices = [("auto", "Auto (from the file name)")] + [
             (t.table_name, f"{t} ({t.table_name})" if str(t) != t.table_name else t.table_name)
             for t in tables

@@ -38,7 +38,9 @@ class ModeField(serializers.CharField):
         "example": "",
         "maxLength": 50,
         "description": "Distributor id, checked against the first values of the file's distributor column "
-        "(the table's rule). Empty: no check.",
+        "(the table's rule). Empty: no check. While distributors are required (DISTRIBUTORS_REQUIRED: on, or "
+        "auto once one exists) it must be the code of an active distributor: otherwise 400 with the code "
+        "dist_id_required, unknown_distributor or inactive_distributor, and nothing is stored.",
     }
 )
 class DistIdField(serializers.CharField):

@@ -175,3 +175,13 @@ def test_jobs_and_batches_admin_filter_by_distributor(admin_client, admin_user, 
     )
     jobs = admin_client.get("/admin/imports/importjob/", {"distributor__id__exact": distributors.pk})
     assert jobs.status_code == 200 and jobs.context["cl"].result_count == 2  # sales imported, stocks missing
+
+
+def test_upload_form_says_when_the_distributor_is_required(staff_client, settings, demo_tables):
+    optional = html.unescape(staff_client.get("/").content.decode())
+    assert "Optional: every file's distributor column must start with it." in optional
+    distributor_create(code="31001", name="Sumber")
+    required = html.unescape(staff_client.get("/").content.decode())
+    assert "Required: the code of a distributor (see Distributors)" in required
+    settings.DISTRIBUTORS_REQUIRED = "off"
+    assert "Optional: every file's" in html.unescape(staff_client.get("/").content.decode())
