@@ -78,6 +78,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                     "table",
                     "table_name",
                     "dist_id",
+                    "distributor",
                     "batch_id",
                     "mode",
                     "uploaded_by",

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from imports.models import Distributor, ImportBatch
+from imports.models import Distributor, ImportBatch, ImportJob
 from imports.services.distributors import distributor_create
 
 from .conftest import login, submit
@@ -175,6 +175,10 @@ def test_jobs_and_batches_admin_filter_by_distributor(admin_client, admin_user, 
     )
     jobs = admin_client.get("/admin/imports/importjob/", {"distributor__id__exact": distributors.pk})
     assert jobs.status_code == 200 and jobs.context["cl"].result_count == 2  # sales imported, stocks missing
+    job = ImportJob.objects.filter(distributor=distributors).first()
+    shown = html.unescape(admin_client.get(f"/admin/imports/importjob/{job.pk}/change/").content.decode())
+    label = re.search(r"Distributor:</label>\s*<div class=\"readonly\">(.*?)</div>", shown, re.S)
+    assert label and re.sub(r"<[^>]+>", "", label.group(1)).strip() == "31001 (PT Sumber Makmur)"
 
 
 def test_upload_form_says_when_the_distributor_is_required(staff_client, settings, demo_tables):
