@@ -38,7 +38,9 @@ class ModeField(serializers.CharField):
         "example": "",
         "maxLength": 50,
         "description": "Distributor id, checked against the first values of the file's distributor column "
-        "(the table's rule). Empty: no check.",
+        "(the table's rule). Empty: no check. While distributors are required (DISTRIBUTORS_REQUIRED: on, or "
+        "auto once one exists) it must be the code of an active distributor: otherwise 400 with the code "
+        "dist_id_required, unknown_distributor or inactive_distributor, and nothing is stored.",
     }
 )
 class DistIdField(serializers.CharField):
@@ -140,6 +142,7 @@ class BatchSerializer(serializers.Serializer):
     batch_id = serializers.UUIDField()
     table_name = serializers.CharField(help_text="The batch's tables, comma-separated.")
     dist_id = serializers.CharField()
+    distributor = serializers.CharField(allow_null=True, help_text="The linked distributor's code.")
     status = serializers.ChoiceField(choices=list(BATCH_STATUSES))
     total_rows = serializers.IntegerField()
     processed_rows = serializers.IntegerField()
@@ -158,6 +161,7 @@ class JobDetailSerializer(serializers.Serializer):
     source_name = serializers.CharField()
     table_name = serializers.CharField()
     dist_id = serializers.CharField()
+    distributor = serializers.CharField(allow_null=True, help_text="The linked distributor's code.")
     mode = serializers.CharField()
     status = serializers.IntegerField()
     status_label = serializers.CharField()

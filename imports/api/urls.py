@@ -4,10 +4,11 @@
 
 from django.urls import path
 
-from . import compliance, views
+from . import compliance, distributors, views
 
 routes = [
     ("jobs", views.JobViewSet, "api-job"),
+    ("distributors", distributors.DistributorViewSet, "api-distributor"),
 ]
 
 urlpatterns = [
