@@ -12,7 +12,9 @@ from imports.api.urls import routes as import_routes
 from tableconfig.api.urls import routes as config_routes
 
 # One router for every resource: GET /api/ lists them (`api-root`); paths without trailing slashes.
-api_router = ApiRouter(links={"import": "api-import", "schema": "api-schema", "docs": "api-docs"})
+api_router = ApiRouter(
+    links={"import": "api-import", "compliance": "api-compliance", "schema": "api-schema", "docs": "api-docs"}
+)
 for prefix, viewset, basename in (*config_routes, *import_routes):
     api_router.register(prefix, viewset, basename=basename)
 

@@ -1,7 +1,9 @@
 """Read-only admin for import jobs: jobs change only through the import engine; superusers may delete."""
 
 import json
+import re
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
@@ -10,9 +12,11 @@ from django.utils.html import format_html
 
 from importhub.errors import ImportHubError
 
-from .models import ImportJob
+from .models import Distributor, ImportBatch, ImportJob
 from .selectors import job_archive_url
 from .services.archiving import archive_retry
+from .services.distributors import FIELDS as DISTRIBUTOR_FIELDS
+from .services.distributors import DistributorInvalid, distributor_check, distributor_due_text
 from .services.rejects import job_errors_file
 from .services.revert import import_job_revert_preview, import_jobs_revert
 from .services.workflow import RETRYABLE, job_retry, job_retry_message
@@ -57,7 +61,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "created_at",
         "completed_at",
     )
-    list_filter = ("status", "archive_status", "table", DistributorFilter)
+    list_filter = ("status", "archive_status", "table", "distributor", DistributorFilter)
     actions = ["archive_retry_action", "revert_action", "revert_cascade_action", "job_retry_action"]
     date_hierarchy = "created_at"
     # batch_id is matched as text, so a pasted batch id (or part of one) finds its jobs.
@@ -74,6 +78,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                     "table",
                     "table_name",
                     "dist_id",
+                    "distributor",
                     "batch_id",
                     "mode",
                     "uploaded_by",
@@ -266,3 +271,102 @@ class ImportJobAdmin(admin.ModelAdmin):
     @admin.display(description="summary")
     def summary_pretty(self, obj: ImportJob) -> str:
         return _json_block(obj.summary)
+
+
+class DistributorAdminForm(forms.ModelForm):
+    """The contacts as text (one address per line, or comma-separated); every rule is the service's check,
+    so the admin, the API and the pages cannot drift apart."""
+
+    contact_emails = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One address per line (or separated by commas): who receives the reminders.",
+    )
+
+    class Meta:
+        model = Distributor
+        fields = DISTRIBUTOR_FIELDS
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["contact_emails"] = "\n".join(self.instance.contact_emails or [])
+
+    def clean_contact_emails(self) -> list[str]:
+        return [e for e in re.split(r"[\s,;]+", self.cleaned_data.get("contact_emails") or "") if e]
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        changes = {name: data.get(name) for name in DISTRIBUTOR_FIELDS if name != "tables"}
+        changes["tables"] = [t.table_name for t in data.get("tables") or []]
+        try:
+            values = distributor_check(data=changes, instance=self.instance)
+        except DistributorInvalid as exc:
+            message = exc.message.removeprefix(f"{exc.field}: ")
+            self.add_error(
+                exc.field if exc.field in self.fields else None, forms.ValidationError(message, code=exc.code)
+            )
+            return data
+        for name in DISTRIBUTOR_FIELDS:
+            if name != "tables":
+                data[name] = getattr(values, name)
+        return data
+
+
+@admin.register(Distributor)
+class DistributorAdmin(admin.ModelAdmin):
+    form = DistributorAdminForm
+    list_display = ("code", "name", "is_active", "cadence", "due", "table_list", "created_at")
+    list_filter = ("is_active", "cadence", "tables")
+    search_fields = ("code", "name", "contact_emails")
+    filter_horizontal = ("tables",)
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("code", "name", "is_active", "contact_emails")}),
+        ("Obligations", {"fields": ("tables", "cadence", "due_day", "obligations_from")}),
+        ("History", {"fields": ("created_at", "updated_at"), "classes": ["collapse"]}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tables")
+
+    @admin.display(description="due")
+    def due(self, obj: Distributor) -> str:
+        return distributor_due_text(cadence=obj.cadence, due_day=obj.due_day)
+
+    @admin.display(description="tables")
+    def table_list(self, obj: Distributor) -> str:
+        return ", ".join(sorted(t.table_name for t in obj.tables.all())) or "-"
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(admin.ModelAdmin):
+    """Read-only: batches are recorded by the upload engine."""
+
+    list_display = (
+        "batch_id",
+        "source",
+        "mode",
+        "dist_id",
+        "distributor",
+        "forced",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("source", "mode", "distributor", "forced")
+    search_fields = ("batch_id", "dist_id")
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in ImportBatch._meta.concrete_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)

@@ -41,7 +41,10 @@ class ImportsConfig(AppConfig):
         from django.conf import settings
 
         from .memory import process_memory_tune
+        from .services.reminders import reminders_at_parse, reminders_schedule_ensure
 
         process_memory_tune(enabled=settings.IMPORT_MEMORY_RETURN)
+        reminders_at_parse(settings.REMINDERS_AT)  # a bad value stops every start, not just the first run
         post_migrate.connect(stale_jobs_schedule_ensure, sender=self)
         post_migrate.connect(uploads_purge_schedule_ensure, sender=self)
+        post_migrate.connect(reminders_schedule_ensure, sender=self)

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from tableconfig.models import ImportTable
 
-from .models import ImportMode
+from .models import Distributor, ImportMode
 from .selectors import BATCH_STATUSES
+from .services.distributors import distributors_required
 from .services.export import RowFilter
 
 BATCH_STATUS_LABELS = {status: status.replace("_", " ").capitalize() for status in BATCH_STATUSES}
@@ -97,6 +98,11 @@ class UploadForm(PageForm):
         super().__init__(*args, **kwargs)
         tables = list(ImportTable.objects.filter(is_active=True).order_by("table_name"))
         self.tables = tables
+        if distributors_required():
+            self.fields["dist_id"].help_text = (
+                "Required: the code of a distributor (see Distributors); every file's distributor column must "
+                "start with it."
+            )
         self.fields["table_name"].choices = [("auto", "Auto (from the file name)")] + [
             (t.table_name, f"{t} ({t.table_name})" if str(t) != t.table_name else t.table_name)
             for t in tables
@@ -129,6 +135,7 @@ class BatchFilterForm(PageForm):
     )
     table_name = forms.ChoiceField(required=False, label="Table")
     dist_id = forms.CharField(required=False, max_length=50, label="Distributor id")
+    distributor = forms.ChoiceField(required=False, label="Distributor")
     created_after = forms.DateField(required=False, label="From", widget=DateInput)
     created_before = forms.DateField(required=False, label="To", widget=DateInput)
 
@@ -136,6 +143,10 @@ class BatchFilterForm(PageForm):
         super().__init__(*args, **kwargs)
         names = ImportTable.objects.order_by("table_name").values_list("table_name", flat=True)
         self.fields["table_name"].choices = [("", "Any table"), *((n, n) for n in names)]
+        self.fields["distributor"].choices = [
+            ("", "Any distributor"),
+            *((d.code, str(d)) for d in Distributor.objects.order_by("code")),
+        ]
 
     def clean(self):
         data = super().clean()
@@ -170,6 +181,7 @@ class BatchFilterForm(PageForm):
             "status": data.get("status") or None,
             "table_name": data.get("table_name") or None,
             "dist_id": (data.get("dist_id") or "").strip() or None,
+            "distributor": data.get("distributor") or None,
             "created_after": data.get("created_after_at"),
             "created_before": data.get("created_before_at"),
         }

@@ -99,6 +99,7 @@ def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
         "batch_id": str(batch_id),
         "table_name": ", ".join(tables),
         "dist_id": next((j.dist_id for j in jobs if j.dist_id), ""),
+        "distributor": next((j.distributor.code for j in jobs if j.distributor_id), None),
         "status": status,
         "total_rows": sum(j.total_rows for j in counted),
         "processed_rows": sum(job_progress_get(j) for j in counted),
@@ -120,7 +121,10 @@ def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
 
 def batch_get(*, user, batch_id) -> dict | None:
     jobs = list(
-        jobs_visible(user).filter(batch_id=batch_id).select_related("table", "reverted_by").order_by("id")
+        jobs_visible(user)
+        .filter(batch_id=batch_id)
+        .select_related("table", "reverted_by", "distributor")
+        .order_by("id")
     )
     return batch_dict(batch_id, jobs) if jobs else None
 
@@ -132,14 +136,18 @@ def batches_list(
     offset: int = 0,
     status: str | None = None,
     dist_id: str | None = None,
+    distributor: str | None = None,
     table_name: str | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
 ) -> list[dict]:
-    """Newest batches first, filtered; `status` is the batch's own status (computed from its files)."""
+    """Newest batches first, filtered; `status` is the batch's own status (computed from its files), and
+    `distributor` a distributor's code."""
     jobs = jobs_visible(user)
     if dist_id:
         jobs = jobs.filter(dist_id=dist_id)
+    if distributor:
+        jobs = jobs.filter(distributor__code=distributor)
     if table_name:
         # A batch belongs to the tables its files went to, not to the tables whose files were missing.
         jobs = jobs.filter(table_name=table_name).exclude(status=JobStatus.SKIPPED)
@@ -160,7 +168,10 @@ def batches_list(
         start += page_size
         by_batch: dict = {}
         for job in (
-            jobs_visible(user).filter(batch_id__in=page).select_related("table", "reverted_by").order_by("id")
+            jobs_visible(user)
+            .filter(batch_id__in=page)
+            .select_related("table", "reverted_by", "distributor")
+            .order_by("id")
         ):
             by_batch.setdefault(job.batch_id, []).append(job)
         for batch_id in page:
@@ -194,6 +205,7 @@ def job_detail_dict(job: ImportJob) -> dict:
         "source_name": job.source_name,
         "table_name": job.table_name,
         "dist_id": job.dist_id,
+        "distributor": job.distributor.code if job.distributor_id else None,
         "content_sha256": job.content_sha256,
         "mode": job.mode,
         "status": job.status,

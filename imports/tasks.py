@@ -38,3 +38,10 @@ def data_export_task(export_id: int) -> str:
 
     export = data_export_run(export_id=export_id)
     return f"export {export_id}: {export.status if export else 'gone'}"
+
+
+def reminders_task() -> str:
+    """Scheduled daily at REMINDERS_AT (see ImportsConfig.ready): mail missing and late files, and the digest."""
+    from .services.reminders import reminders_send
+
+    return str(reminders_send())

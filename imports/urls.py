@@ -3,7 +3,15 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views, views_data, views_mapping, views_revert, views_workflow
+from . import (
+    views,
+    views_compliance,
+    views_data,
+    views_distributors,
+    views_mapping,
+    views_revert,
+    views_workflow,
+)
 
 urlpatterns = [
     path("", views.upload, name="upload"),
@@ -18,6 +26,7 @@ urlpatterns = [
     path(
         "batches/<uuid:batch_id>/files/<int:job_id>/retry/", views_workflow.job_retry_page, name="job-retry"
     ),
+    path("distributors/", views_distributors.distributor_list, name="distributor-list"),
     path("data/", views_data.data_tables, name="data-tables"),
     path("data/exports/<int:export_id>/", views_data.data_export_status, name="data-export-status"),
     path(
@@ -41,6 +50,9 @@ urlpatterns = [
         name="data-export-start-xlsx",
     ),
     path("batches/<uuid:batch_id>/files/<int:job_id>/revert/", views_revert.job_revert, name="job-revert"),
+    path("compliance/", views_compliance.compliance_page, name="compliance"),
+    path("compliance.csv", views_compliance.compliance_csv, name="compliance-csv"),
+    path("compliance/<str:code>/", views_compliance.compliance_distributor, name="compliance-distributor"),
     # The older app's pages.
     path("batch", RedirectView.as_view(pattern_name="batch-list", permanent=True)),
     path("batch/<uuid:batch_id>", RedirectView.as_view(pattern_name="batch-detail", permanent=True)),

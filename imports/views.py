@@ -67,7 +67,9 @@ def _submit(request, form: UploadForm) -> dict:
         form.add_error("files", exc.message)
         return {"warnings": exc.details["warnings"]}
     except ImportHubError as exc:
-        form.add_error("files", exc.message)
+        # A refused distributor is the dist_id's error; every other refusal is about the files.
+        on_dist_id = isinstance(exc.details, dict) and exc.details.get("field") == "dist_id"
+        form.add_error("dist_id" if on_dist_id else "files", exc.message)
         return {}
     valid = sum(r.valid for r in batch.results)
     if batch.all_failed:
@@ -153,7 +155,7 @@ def batch_detail(request, batch_id: uuid.UUID):
     jobs = list(
         jobs_visible(request.user)
         .filter(batch_id=batch_id)
-        .select_related("uploaded_by", "table", "reverted_by")
+        .select_related("uploaded_by", "table", "reverted_by", "distributor")
         .order_by("id")
     )
     if not jobs:

@@ -55,7 +55,9 @@ def test_api_root_lists_the_resources_with_their_addresses(reader):
     assert body["data"] == {
         "tables": "http://testserver/api/tables",
         "jobs": "http://testserver/api/jobs",
+        "distributors": "http://testserver/api/distributors",
         "import": "http://testserver/api/import",
+        "compliance": "http://testserver/api/compliance",
         "schema": "http://testserver/api/schema/",
         "docs": "http://testserver/api/docs/",
         "columns": "http://testserver/api/columns/{id}",

@@ -31,6 +31,7 @@ EXAMPLED = [
     ("post", "/api/columns/{id}/aliases"),
     ("delete", "/api/aliases/{id}"),
     ("get", "/api/"),
+    ("get", "/api/compliance"),
 ]
 
 

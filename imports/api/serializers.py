@@ -38,7 +38,9 @@ class ModeField(serializers.CharField):
         "example": "",
         "maxLength": 50,
         "description": "Distributor id, checked against the first values of the file's distributor column "
-        "(the table's rule). Empty: no check.",
+        "(the table's rule). Empty: no check. While distributors are required (DISTRIBUTORS_REQUIRED: on, or "
+        "auto once one exists) it must be the code of an active distributor: otherwise 400 with the code "
+        "dist_id_required, unknown_distributor or inactive_distributor, and nothing is stored.",
     }
 )
 class DistIdField(serializers.CharField):
@@ -151,6 +153,7 @@ class BatchSerializer(serializers.Serializer):
     batch_id = serializers.UUIDField()
     table_name = serializers.CharField(help_text="The batch's tables, comma-separated.")
     dist_id = serializers.CharField()
+    distributor = serializers.CharField(allow_null=True, help_text="The linked distributor's code.")
     status = serializers.ChoiceField(choices=list(BATCH_STATUSES))
     total_rows = serializers.IntegerField()
     processed_rows = serializers.IntegerField()
@@ -169,6 +172,7 @@ class JobDetailSerializer(serializers.Serializer):
     source_name = serializers.CharField()
     table_name = serializers.CharField()
     dist_id = serializers.CharField()
+    distributor = serializers.CharField(allow_null=True, help_text="The linked distributor's code.")
     content_sha256 = serializers.CharField(help_text="SHA-256 of the stored file (hex); empty for status 0.")
     mode = serializers.CharField()
     status = serializers.IntegerField()

@@ -4,12 +4,14 @@
 
 from django.urls import path
 
-from . import views
+from . import compliance, distributors, views
 
 routes = [
     ("jobs", views.JobViewSet, "api-job"),
+    ("distributors", distributors.DistributorViewSet, "api-distributor"),
 ]
 
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
+    path("compliance", compliance.ComplianceView.as_view(), name="api-compliance"),
 ]

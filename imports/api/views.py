@@ -335,6 +335,7 @@ BATCH_EXAMPLE = {
     "batch_id": "7b0c5cf4-4c7e-4d2a-9a57-5d2f0f6a1c3e",
     "table_name": "sales",
     "dist_id": "31001",
+    "distributor": "31001",
     "status": "completed_with_errors",
     "total_rows": 10,
     "processed_rows": 10,
@@ -366,6 +367,7 @@ JOB_EXAMPLE = {
     "source_name": "",
     "table_name": "sales",
     "dist_id": "31001",
+    "distributor": "31001",
     "content_sha256": "3f1d6c0e8b3a4f9e2d7c5b1a0e9f8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e",
     "mode": "full",
     "status": 9,
@@ -415,6 +417,9 @@ class JobViewSet(viewsets.ViewSet):
             OpenApiParameter("offset", int, description="Batches to skip: 0 to 1000000000 (default 0)."),
             OpenApiParameter("status", str, enum=list(BATCH_STATUSES), description="The batch's status."),
             OpenApiParameter("dist_id", str, description="At most 50 characters."),
+            OpenApiParameter(
+                "distributor", str, description="A distributor's code: the batches linked to it."
+            ),
             OpenApiParameter("table_name", str, description="At most 63 characters."),
             OpenApiParameter("created_after", str, description="Date or date-time."),
             OpenApiParameter("created_before", str, description="Date or date-time."),
@@ -440,6 +445,7 @@ class JobViewSet(viewsets.ViewSet):
             dist_id=_text_param(
                 request, "dist_id", max_length=ImportJob._meta.get_field("dist_id").max_length
             ),
+            distributor=_text_param(request, "distributor", max_length=50),
             table_name=_text_param(
                 request, "table_name", max_length=ImportJob._meta.get_field("table_name").max_length
             ),
@@ -473,7 +479,7 @@ class JobViewSet(viewsets.ViewSet):
         jobs = (
             jobs_visible(request.user)
             .filter(batch_id=batch_uuid(batch_id))
-            .select_related("uploaded_by")
+            .select_related("uploaded_by", "distributor")
             .order_by("id")
         )
         if not jobs:

@@ -20,7 +20,8 @@ from django_q.tasks import async_task
 from importhub.errors import ImportHubError, LimitExceeded, StorageUnavailable
 from tableconfig.models import ImportTable
 
-from ..models import BatchSource, ImportBatch, ImportJob, ImportMode, JobStatus
+from ..models import BatchSource, Distributor, ImportBatch, ImportJob, ImportMode, JobStatus
+from .distributors import distributor_for_upload
 from .intake import IntakeFile, IntakeLimits, files_intake, upload_store_hashed
 from .jobs import job_file_release, job_status_compare_and_set
 from .matching import filename_stem, table_entry_matches
@@ -54,6 +55,7 @@ class BatchResult:
     results: list[QuickResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     jobs: list[ImportJob] = field(default_factory=list)
+    distributor: Distributor | None = None
 
     @property
     def all_failed(self) -> bool:
@@ -166,7 +168,8 @@ def import_batch_submit(
     table_name = (table_name or "auto").strip() or "auto"
     dist_id = (dist_id or "").strip()
     submit_fields_check(table_name=table_name, dist_id=dist_id)
-    batch = BatchResult(batch_id=uuid.uuid4(), mode=mode)
+    # Before anything is stored: a refused distributor leaves no file, batch or job behind.
+    batch = BatchResult(batch_id=uuid.uuid4(), mode=mode, distributor=distributor_for_upload(dist_id=dist_id))
     batch_dir = Path(settings.UPLOAD_DIR) / str(batch.batch_id)
     limits = intake_limits()
     try:
@@ -197,6 +200,7 @@ def import_batch_submit(
         mode=mode,
         source=source,
         dist_id=dist_id,
+        distributor=batch.distributor,
         table_name="" if table_name == "auto" else table_name,
         warnings=batch.warnings,
         forced=force,
@@ -301,6 +305,7 @@ def _batch_jobs_create(
             file_size=f.size,
             content_sha256=f.sha256,
             dist_id=dist_id,
+            distributor=batch.distributor,
             mode=mode,
             uploaded_by=user if getattr(user, "is_authenticated", False) else None,
             table_name="" if table_name == "auto" else table_name,
@@ -375,15 +380,26 @@ def import_job_enqueue(*, job_id: int) -> None:
 
 
 def _missing_files_record(batch: BatchResult, *, user, dist_id: str, mode: str) -> list[ImportJob]:
-    """Status 0 jobs for each active table that a batch must include (expected_in_batch) and whose expected
-    file names no uploaded file matched."""
+    """Status 0 jobs for the files a batch lacks. With a distributor that has obligations: each active table
+    it must send that no uploaded file went to (by its validated table or its file name). Otherwise: each
+    active table that a batch must include (expected_in_batch) whose expected file names no file matched."""
     stems = [filename_stem(r.filename) for r in batch.results]
+    owed = _tables_owed(batch.distributor)
+    if owed is not None:
+        sent = {r.table_name for r in batch.results if r.table_name}
+        tables = [t for t in owed if t.table_name not in sent]
+    else:
+        tables = ImportTable.objects.filter(is_active=True, expected_in_batch=True).exclude(
+            allowed_filename=""
+        )
     missing = []
-    tables = ImportTable.objects.filter(is_active=True, expected_in_batch=True).exclude(allowed_filename="")
     for table in tables:
         entries = table.filename_entries
-        if not entries or any(table_entry_matches(e, s) for e in entries for s in stems):
+        if owed is None and not entries:
             continue
+        if any(table_entry_matches(e, s) for e in entries for s in stems):
+            continue
+        expected = ", ".join(entries) if entries else f"a file for {table.table_name}"
         missing.append(
             ImportJob.objects.create(
                 batch_id=batch.batch_id,
@@ -391,11 +407,22 @@ def _missing_files_record(batch: BatchResult, *, user, dist_id: str, mode: str) 
                 table_name=table.table_name,
                 original_filename="",
                 dist_id=dist_id,
+                distributor=batch.distributor,
                 mode=mode,
                 uploaded_by=user if getattr(user, "is_authenticated", False) else None,
                 status=JobStatus.SKIPPED,
-                notes=f"File not uploaded: expected {', '.join(entries)}",
+                notes=f"File not uploaded: expected {expected}",
                 error_message="File not uploaded",
             )
         )
     return missing
+
+
+def _tables_owed(distributor: Distributor | None) -> list[ImportTable] | None:
+    """The active tables a distributor must send, by name; None without a distributor or obligations."""
+    if distributor is None:
+        return None
+    tables = list(distributor.tables.order_by("table_name"))
+    if not tables:
+        return None
+    return [t for t in tables if t.is_active]

@@ -26,7 +26,7 @@ from importhub.errors import FileRejected
 from tableconfig.schema import table_schema_drift
 from tableconfig.services import table_specs
 
-from ..models import ImportJob, ImportMode, JobStatus
+from ..models import ImportJob, ImportMode, JobPeriodTotal, JobStatus
 from .batches import import_job_enqueue
 from .dry_run import DryRunWriter
 from .jobs import (
@@ -44,7 +44,7 @@ from .reading import Chunk, file_chunks_read, file_open_head
 from .rejects import ErrorGroups, ErrorsFile
 from .resent import DuplicateContent, job_resent_check
 from .staging import job_rows_attached, job_rows_file_open, job_rows_file_path, job_rows_staged_possible
-from .summary import job_notes_format, job_summary_compute
+from .summary import PeriodDay, job_notes_format, job_summary_with_days
 from .validation import RowError, ValidatedChunk, chunk_validate
 
 logger = logging.getLogger(__name__)
@@ -345,15 +345,25 @@ class _Run:
     finished: bool = False  # this run recorded the job complete (not a later one)
 
 
-def _job_finished(job: ImportJob, run: _Run, outcome: ImportOutcome, summary: dict) -> ImportJob:
+def _job_finished(
+    job: ImportJob, run: _Run, outcome: ImportOutcome, summary: dict, days: list[PeriodDay]
+) -> ImportJob:
+    """Record the job complete with its summary and its rows per day (the compliance view's figures), in the
+    caller's transaction."""
     run.finished = True  # undone below if job_finish finds the job moved on (the transaction rolls back)
-    return job_finish(
+    finished = job_finish(
         job,
         status=JobStatus.COMPLETE,
         outcome=outcome,
         summary=summary,
         notes=job_notes_format(outcome=outcome, summary=summary),
     )
+    JobPeriodTotal.objects.filter(job_id=job.id).delete()
+    JobPeriodTotal.objects.bulk_create(
+        [JobPeriodTotal(job_id=job.id, day=d.day, rows=d.rows, amount=d.amount or "") for d in days],
+        batch_size=1000,
+    )
+    return finished
 
 
 def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
@@ -367,11 +377,11 @@ def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, p
         if job.status != JobStatus.PROCESSING:
             return job
         _import_file(job, outcome, progress)
-        summary = job_summary_compute(
+        summary, days = job_summary_with_days(
             table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
         )
         job_resent_check(job, lock=True)  # an identical file that committed while this one was read
-        return _job_finished(job, run, outcome, summary)
+        return _job_finished(job, run, outcome, summary, days)
 
 
 def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
@@ -385,7 +395,7 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
             logger.info("Job %s: run %s superseded by a later one; its rows are not kept.", job.id, attempt)
             return ImportJob.objects.get(pk=job.id)
         with job_rows_attached(path=rows.path) as schema:
-            summary = job_summary_compute(
+            summary, days = job_summary_with_days(
                 table_name=job.table.table_name,
                 columns=table_columns(job.table),
                 job_id=job.id,
@@ -405,7 +415,7 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
                         f"Copied {copied:,} rows of job {job.id} into {job.table.table_name}, expected "
                         f"{outcome.inserted_count:,}."
                     )
-                return _job_finished(job, run, outcome, summary)
+                return _job_finished(job, run, outcome, summary, days)
     finally:
         path.unlink(missing_ok=True)
 

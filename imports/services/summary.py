@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from decimal import Context, Decimal, localcontext
@@ -39,43 +40,71 @@ def _as_datetime(value) -> dt.datetime | None:
     return dt.datetime.fromisoformat(str(value)[:19])
 
 
-def _amount_total(table_sql: str, column_sql: str, job_id: int, places: int, digits: int) -> Decimal | None:
-    """The exact sum of the job's amounts. MySQL sums DECIMAL exactly. SQLite's SUM() would turn the stored
-    text into binary floats; but the rows this job wrote hold canonical text with exactly `places` decimals, so
-    without the point they are whole numbers that SQLite adds exactly in 64 bits, as long as each fits (at most
-    18 digits: a longer CAST would be clamped). Past 64 bits SQLite raises "integer overflow" rather than lose
+@dataclasses.dataclass
+class _Group:
+    rows: int = 0
+    amount: Decimal | None = None
+
+
+def _groups_total(
+    *, table_sql: str, job_id: int, day_sql: str | None, amount_sql: str | None, places: int, digits: int
+) -> dict:
+    """The job's rows per day of `day_sql` ({day text or None: _Group}; one key None when not grouped), with
+    the exact sum of `amount_sql`. MySQL sums DECIMAL exactly. SQLite's SUM() would turn the stored text into
+    binary floats; but the rows this job wrote hold canonical text with exactly `places` decimals, so without
+    the point they are whole numbers that SQLite adds exactly in 64 bits, as long as each fits (at most 18
+    digits: a longer CAST would be clamped). Past 64 bits SQLite raises "integer overflow" rather than lose
     digits; then, as for wider columns, the values are added here as Decimals, streamed."""
+    key = day_sql or "NULL"
+    tail = f"FROM {table_sql} WHERE import_job_id = %s" + (f" GROUP BY {day_sql}" if day_sql else "")
+
+    def grouped(amount_expr: str) -> dict:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {key}, COUNT(*), {amount_expr} {tail}", [job_id])
+            return {day: _Group(rows, amount) for day, rows, amount in cursor.fetchall() if rows}
+
+    if amount_sql is None:
+        return grouped("NULL")
+    if connection.vendor == "mysql":
+        groups = grouped(f"SUM({amount_sql})")
+        for group in groups.values():
+            group.amount = None if group.amount is None else Decimal(str(group.amount))
+        return groups
+    if digits <= 18:
+        try:
+            # A savepoint keeps the caller's transaction usable after an overflow; outside one, an atomic
+            # block would take SQLite's write lock for a read.
+            guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+            with guard:
+                groups = grouped(f"SUM(CAST(REPLACE({amount_sql}, '.', '') AS INTEGER))")
+            for group in groups.values():
+                group.amount = None if group.amount is None else Decimal(group.amount).scaleb(-places)
+            return groups
+        except OperationalError:
+            logger.debug("Job %s: the amounts add up past 64 bits; adding them as Decimals", job_id)
+    groups = grouped("NULL")
     with connection.cursor() as cursor:
-        if connection.vendor == "mysql":
-            cursor.execute(f"SELECT SUM({column_sql}) FROM {table_sql} WHERE import_job_id = %s", [job_id])
-            total = cursor.fetchone()[0]
-            return None if total is None else Decimal(str(total))
-        if digits <= 18:
-            try:
-                # A savepoint keeps the caller's transaction usable after an overflow; outside one, an
-                # atomic block would take SQLite's write lock for a read.
-                guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-                with guard:
-                    cursor.execute(
-                        f"SELECT SUM(CAST(REPLACE({column_sql}, '.', '') AS INTEGER)) FROM {table_sql} "
-                        "WHERE import_job_id = %s",
-                        [job_id],
-                    )
-                    scaled = cursor.fetchone()[0]
-                return None if scaled is None else Decimal(scaled).scaleb(-places)
-            except OperationalError:
-                logger.debug("Job %s: the amounts add up past 64 bits; adding them as Decimals", job_id)
         cursor.execute(
-            f"SELECT CAST({column_sql} AS TEXT) FROM {table_sql} WHERE import_job_id = %s AND {column_sql} IS NOT NULL",
+            f"SELECT {key}, CAST({amount_sql} AS TEXT) FROM {table_sql} "
+            f"WHERE import_job_id = %s AND {amount_sql} IS NOT NULL",
             [job_id],
         )
-        total, seen = Decimal(0), False
         # Decimal's default context keeps 28 digits: a 38-digit column would be rounded.
         with localcontext(Context(prec=200)):
             while batch := cursor.fetchmany(10_000):
-                total += sum(map(Decimal, (value for (value,) in batch)), Decimal(0))
-                seen = True
-        return total if seen else None
+                for day, value in batch:
+                    group = groups[day]
+                    group.amount = Decimal(value) + (group.amount or 0)
+    return groups
+
+
+@dataclasses.dataclass(frozen=True)
+class PeriodDay:
+    """What a job's rows hold for one day of its period column."""
+
+    day: dt.date
+    rows: int
+    amount: str | None
 
 
 def job_summary_compute(
@@ -83,45 +112,70 @@ def job_summary_compute(
 ) -> dict:
     """Aggregate the rows this job wrote (the rows carrying its id: inserted or updated), exactly; from the
     table, or from the same-named table of an attached `schema` (a job's private rows file)."""
+    return job_summary_with_days(table_name=table_name, columns=columns, job_id=job_id, schema=schema)[0]
+
+
+def job_summary_with_days(
+    *, table_name: str, columns: list[ColumnConfig], job_id: int, schema: str = ""
+) -> tuple[dict, list[PeriodDay]]:
+    """The summary, and the rows and amount per day of the period column (empty without one): one grouped
+    pass over the job's rows gives the period, the amount total and the days."""
     roles = {c.role: c.column_name for c in columns if c.role}
     table_sql = _quote(table_name, "table")
     if schema:
         table_sql = f"{_quote(schema, 'table')}.{table_sql}"
-    selects, keys = [], []
+    summary: dict = {}
+    day_sql = amount_sql = None
+    places = digits = 0
     if ColumnRole.PERIOD in roles:
         column = _quote(roles[ColumnRole.PERIOD], "column")
-        selects += [f"MIN({column})", f"MAX({column})"]
-        keys += ["period_start", "period_end"]
-    if ColumnRole.EXPORT_DATE in roles:
-        selects.append(f"MAX({_quote(roles[ColumnRole.EXPORT_DATE], 'column')})")
-        keys.append("export_date")
-    row: dict = {}
-    if selects:
-        sql = f"SELECT {', '.join(selects)} FROM {table_sql} WHERE import_job_id = %s"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [job_id])
-            row = dict(zip(keys, cursor.fetchone(), strict=True))
-    summary: dict = {}
-    if "period_start" in row:
-        start, end = _as_date(row["period_start"]), _as_date(row["period_end"])
-        summary["period_column"] = roles[ColumnRole.PERIOD]
-        summary["period_start"] = start.isoformat() if start else None
-        summary["period_end"] = end.isoformat() if end else None
+        day_sql = f"DATE({column})" if connection.vendor == "mysql" else f"SUBSTR({column}, 1, 10)"
     if ColumnRole.AMOUNT in roles:
         amount = next(c for c in columns if c.column_name == roles[ColumnRole.AMOUNT])
         places, digits = (
             (amount.decimal_places, amount.decimal_digits) if amount.data_type == "decimal" else (0, 18)
         )
-        total = _amount_total(table_sql, _quote(roles[ColumnRole.AMOUNT], "column"), job_id, places, digits)
-        if total is not None:
+        amount_sql = _quote(roles[ColumnRole.AMOUNT], "column")
+    days: list[PeriodDay] = []
+    if day_sql or amount_sql:
+        groups = _groups_total(
+            table_sql=table_sql,
+            job_id=job_id,
+            day_sql=day_sql,
+            amount_sql=amount_sql,
+            places=places,
+            digits=digits,
+        )
+        scale = Decimal(1).scaleb(-places)
+
+        def text(value: Decimal | None) -> str | None:
             # The column's own scale, so both databases give the same text ('4849001.7500').
-            total = total.quantize(Decimal(1).scaleb(-places), context=Context(prec=200))
-        summary["amount_column"] = roles[ColumnRole.AMOUNT]
-        summary["amount_total"] = None if total is None else _decimal_text(total)
-    if "export_date" in row:
-        exported = _as_datetime(row["export_date"])
+            return None if value is None else _decimal_text(value.quantize(scale, context=Context(prec=200)))
+
+        if day_sql:
+            days = sorted(
+                (PeriodDay(_as_date(day), g.rows, text(g.amount)) for day, g in groups.items() if day),
+                key=lambda d: d.day,
+            )
+            summary["period_column"] = roles[ColumnRole.PERIOD]
+            summary["period_start"] = days[0].day.isoformat() if days else None
+            summary["period_end"] = days[-1].day.isoformat() if days else None
+        if amount_sql:
+            amounts = [g.amount for g in groups.values() if g.amount is not None]
+            with localcontext(Context(prec=200)):
+                total = sum(amounts, Decimal(0)) if amounts else None
+            summary["amount_column"] = roles[ColumnRole.AMOUNT]
+            summary["amount_total"] = text(total)
+    if ColumnRole.EXPORT_DATE in roles:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT MAX({_quote(roles[ColumnRole.EXPORT_DATE], 'column')}) FROM {table_sql} "
+                "WHERE import_job_id = %s",
+                [job_id],
+            )
+            exported = _as_datetime(cursor.fetchone()[0])
         summary["export_date"] = exported.isoformat(sep=" ") if exported else None
-    return summary
+    return summary, days
 
 
 def _decimal_text(value: Decimal) -> str:

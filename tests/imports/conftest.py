@@ -8,6 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
 
+from tests.compliance_scenario import three_distributors_make
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 ON_MYSQL = django_settings.DATABASES["default"]["ENGINE"].endswith("mysql")
@@ -29,6 +31,12 @@ def load_mode(request, settings):
 @pytest.fixture
 def demo_tables(db):
     call_command("load_demo_config", verbosity=0)
+
+
+@pytest.fixture
+def three_distributors(demo_tables):
+    """Three distributors, three months of real imports: see tests/compliance_scenario.py."""
+    return three_distributors_make()
 
 
 def upload(name: str, *, as_name: str | None = None) -> SimpleUploadedFile:

@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from imports.services.batches import Upload, import_batch_submit
+from tests.compliance_scenario import three_distributors_make
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 PAGES_DATA = Path(__file__).resolve().parent / "data"
@@ -40,6 +41,12 @@ STAFF_PERMS = [
 @pytest.fixture
 def demo_tables(db):
     call_command("load_demo_config", verbosity=0)
+
+
+@pytest.fixture
+def three_distributors(demo_tables):
+    """Three distributors, three months of real imports: see tests/compliance_scenario.py."""
+    return three_distributors_make()
 
 
 def sample(name: str, *, as_name: str | None = None) -> SimpleUploadedFile:

@@ -18,7 +18,7 @@ from django.urls import resolve
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from imports.models import ImportJob, JobStatus
+from imports.models import Distributor, ImportJob, JobStatus
 from tableconfig.models import Alias, ColumnConfig, ImportTable
 from tests.imports.conftest import DATA
 from tests.security.test_url_walk import ROUTES, SAMPLE_UUID
@@ -196,6 +196,37 @@ ENDPOINTS = [
         owned=True,
         written=lambda c: ImportJob.objects.get(batch_id=c["checked_batch"]).status == JobStatus.COMPLETE,
     ),
+    # A read with its own permission: the answer (the grid) is the effect.
+    Endpoint("compliance", "get", "/api/compliance", "imports.view_distributor", 200, written=lambda c: True),
+    Endpoint(
+        "distributors", "get", "/api/distributors", "imports.view_distributor", 200, written=lambda c: True
+    ),
+    Endpoint(
+        "distributor",
+        "get",
+        "/api/distributors/{distributor}",
+        "imports.view_distributor",
+        200,
+        written=lambda c: True,
+    ),
+    Endpoint(
+        "distributor-create",
+        "post",
+        "/api/distributors",
+        "imports.add_distributor",
+        201,
+        lambda slug: {"code": f"new_{slug}", "name": f"New {slug}"},
+        written=lambda c: Distributor.objects.filter(code=f"new_{c['slug']}").exists(),
+    ),
+    Endpoint(
+        "distributor-patch",
+        "patch",
+        "/api/distributors/{distributor}",
+        "imports.change_distributor",
+        200,
+        lambda slug: {"name": f"Renamed by {slug}"},
+        written=lambda c: Distributor.objects.get(code=c["distributor"]).name == f"Renamed by {c['slug']}",
+    ),
     Endpoint("schema", "get", "/api/schema/"),
     Endpoint("docs", "get", "/api/docs/"),
 ]
@@ -270,9 +301,11 @@ def _dry_run(client: APIClient, name: str) -> ImportJob:
 
 
 @pytest.fixture
-def world(demo_tables, make_user) -> Callable[[str], dict]:
+def world(demo_tables, make_user, settings) -> Callable[[str], dict]:
     """The demo tables and files imported by an uploader: one with a rejected row (its errors CSV and
-    archive are read), one more for each caller that may revert; an alias for each caller to delete."""
+    archive are read), one more for each caller that may revert; an alias for each caller to delete; a
+    distributor for each caller to change (uploads stay open to any dist_id: DISTRIBUTORS_REQUIRED off)."""
+    settings.DISTRIBUTORS_REQUIRED = "off"
     uploader = make_user("uploader", perms=["imports.add_importjob"])
     client = APIClient()
     client.force_authenticate(uploader)
@@ -292,6 +325,10 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
     writers = ("staff-with-permission", "superuser")
     to_retry = {role: _dry_run(client, "product_list_bad_price.csv") for role in writers}
     checked = {role: _dry_run(client, "products.csv") for role in writers}
+    distributors = {
+        role: Distributor.objects.create(code=f"m{n}", name=f"Matrix {n}").code
+        for n, role in enumerate(ROLES)
+    }
 
     def context(role: str) -> dict:
         revert = to_revert.get(role, job)
@@ -314,6 +351,7 @@ def world(demo_tables, make_user) -> Callable[[str], dict]:
             "retry_batch": str(retry.batch_id),
             "retry_job": retry.pk,
             "checked_batch": str(checked.get(role, checked["superuser"]).batch_id),
+            "distributor": distributors[role],
         }
 
     return context
@@ -331,6 +369,7 @@ def test_matrix_covers_every_api_route():
         "retry_batch": SAMPLE_UUID,
         "retry_job": 1,
         "checked_batch": SAMPLE_UUID,
+        "distributor": "m0",
     }
     covered = {resolve(e.path.format(revert_job=1, map_job=1, **sample)).url_name for e in ENDPOINTS}
     api = {r.name for r in ROUTES if r.is_api}
