@@ -207,7 +207,7 @@ def import_batch_submit(
         created_by=user if getattr(user, "is_authenticated", False) else None,
     )
 
-    copies = BatchCopies(mode=mode, forced=force)
+    copies = BatchCopies(mode=mode, forced=force, dist_id=dist_id)
     if mode == ImportMode.QUICK:
         try:
             for f in intake.files:

@@ -1,4 +1,6 @@
-"""Re-sent files: content (by SHA-256) already imported into the same table, or sent twice in one batch.
+"""Re-sent files: content (by SHA-256) already imported into the same table by the same sender (the same
+`dist_id`, empty for none), or sent twice in one batch. Identical bytes from another distributor are its own
+file, not a re-send (two distributors' stock files may well be equal), and its batch is not named to them.
 
 Quick validation only warns. A full or both upload of such a file is refused (status 6, code
 `duplicate_content`) unless the batch is forced; the import task checks again when it starts and once more
@@ -44,14 +46,18 @@ class EarlierCopy:
 
 
 def content_earlier_import(
-    *, table_name: str, sha256: str, exclude_job_id: int | None = None
+    *, table_name: str, sha256: str, dist_id: str = "", exclude_job_id: int | None = None
 ) -> EarlierCopy | None:
-    """The first complete, not reverted import of identical content into `table_name`, or None (one indexed
-    query on content_sha256)."""
+    """The first complete, not reverted import of identical content into `table_name` sent with `dist_id`,
+    or None (one indexed query on content_sha256)."""
     if not sha256 or not table_name:
         return None
     jobs = ImportJob.objects.filter(
-        content_sha256=sha256, table_name=table_name, status=JobStatus.COMPLETE, reverted_at__isnull=True
+        content_sha256=sha256,
+        table_name=table_name,
+        dist_id=dist_id,
+        status=JobStatus.COMPLETE,
+        reverted_at__isnull=True,
     )
     if exclude_job_id is not None:
         jobs = jobs.exclude(pk=exclude_job_id)
@@ -87,9 +93,10 @@ class BatchCopies:
     """A submission's view of re-sent content: each valid file's earlier copy, if any, and what that means for
     its result in the batch's mode."""
 
-    def __init__(self, *, mode: str, forced: bool):
+    def __init__(self, *, mode: str, forced: bool, dist_id: str = ""):
         self.mode = mode
         self.forced = forced
+        self.dist_id = dist_id
         self._seen: dict[tuple[str, str], str] = {}
 
     def result_check(self, result, *, sha256: str) -> None:
@@ -97,7 +104,7 @@ class BatchCopies:
         if not result.valid or not sha256 or not result.table_name:
             return
         key = (result.table_name, sha256)
-        earlier = content_earlier_import(table_name=result.table_name, sha256=sha256)
+        earlier = content_earlier_import(table_name=result.table_name, sha256=sha256, dist_id=self.dist_id)
         if earlier is None and key in self._seen:
             earlier = EarlierCopy(filename=self._seen[key])
         self._seen.setdefault(key, result.filename)
@@ -127,7 +134,7 @@ def job_resent_check(job: ImportJob, *, lock: bool = False) -> None:
     if lock and connection.vendor == "mysql" and job.table_id:
         list(ImportTable.objects.select_for_update().filter(pk=job.table_id).values_list("pk", flat=True))
     earlier = content_earlier_import(
-        table_name=job.table_name, sha256=job.content_sha256, exclude_job_id=job.id
+        table_name=job.table_name, sha256=job.content_sha256, dist_id=job.dist_id, exclude_job_id=job.id
     )
     if earlier is not None:
         raise DuplicateContent(refusal_message(filename=job.original_filename, earlier=earlier))

@@ -164,6 +164,21 @@ def test_different_bytes_or_a_different_table_are_not_caught(admin_api, demo_tab
     assert table_count("stocks") == 3 and table_count("sales") == 15
 
 
+def test_identical_bytes_from_another_distributor_are_its_own_file(admin_api, demo_tables):
+    """The stocks table has no distributor column: two distributors' stock files can be byte-identical."""
+    sent = {"mode": "full", "table_name": "stocks"}
+    north = job_of(post(admin_api, "stock_and_sales.csv", dist_id="31001", **sent), "stock_and_sales.csv")
+    south = job_of(post(admin_api, "stock_and_sales.csv", dist_id="31002", **sent), "stock_and_sales.csv")
+    assert north.status == south.status == JobStatus.COMPLETE
+    assert not any("dentical" in w for w in south.warnings)
+    assert table_count("stocks") == 6
+
+    again = job_of(post(admin_api, "stock_and_sales.csv", dist_id="31001", **sent), "stock_and_sales.csv")
+    assert (again.status, again.error_code) == (JobStatus.VALIDATION_FAILED, "duplicate_content")
+    assert pointer(north) in again.error_message and str(south.batch_id) not in again.error_message
+    assert table_count("stocks") == 6
+
+
 def test_zip_member_identical_to_an_earlier_plain_file_is_caught(admin_api, demo_tables):
     first = job_of(post(admin_api, "sales_oct.csv", mode="full"), "sales_oct.csv")
     response = post(admin_api, "resent_oct.zip", mode="both", expect=(422,))

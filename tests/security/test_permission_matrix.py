@@ -324,7 +324,9 @@ def world(demo_tables, make_user, settings) -> Callable[[str], dict]:
     # Each caller that may retry or import gets its own failed dry run and checked dry run.
     writers = ("staff-with-permission", "superuser")
     to_retry = {role: _dry_run(client, "product_list_bad_price.csv") for role in writers}
-    checked = {role: _dry_run(client, "products.csv") for role in writers}
+    # A file of its own each, none imported before: identical content already imported is refused at import.
+    checked_files = {"staff-with-permission": "products_update.csv", "superuser": "products_padded_keys.csv"}
+    checked = {role: _dry_run(client, checked_files[role]) for role in writers}
     distributors = {
         role: Distributor.objects.create(code=f"m{n}", name=f"Matrix {n}").code
         for n, role in enumerate(ROLES)
