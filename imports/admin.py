@@ -10,9 +10,9 @@ from django.utils.html import format_html
 
 from importhub.errors import ImportHubError
 
+from .archive.workflow import archive_retry
 from .models import ImportJob
 from .selectors import job_archive_url
-from .services.archiving import archive_retry
 from .services.rejects import job_errors_file
 from .services.revert import import_job_revert_preview, import_jobs_revert
 from .services.workflow import RETRYABLE, job_retry, job_retry_message
