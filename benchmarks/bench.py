@@ -834,13 +834,15 @@ def bench_run(
                 f"Removed the scratch of earlier runs that were killed: {', '.join(run.swept)}."
             )
         progress(f"Scratch table {run.table_name}, folder {run.folder}")
-        # Kept files stay in --dir (or a folder of their own); the others go with the run's folder.
-        if keep_files and workdir is None:
-            workdir = Path(tempfile.mkdtemp(prefix="importhub-bench-files-"))
+        # Generated files live in the run's folder, so that a killed run's are swept with it; kept ones in
+        # --dir (or a folder of their own).
+        files = run.folder
+        if keep_files:
+            files = workdir or Path(tempfile.mkdtemp(prefix="importhub-bench-files-"))
         _bench_measure(
             report,
             run=run,
-            files=workdir or run.folder,
+            files=files,
             rows=rows,
             quick_sizes=quick_sizes,
             bulk_create_rows=bulk_create_rows,

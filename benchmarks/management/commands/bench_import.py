@@ -46,9 +46,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", metavar="PATH", help="Also write the figures to this JSON file.")
         parser.add_argument(
-            "--dir", metavar="PATH", help="Folder for the generated files (default: a new temporary folder)."
+            "--dir",
+            metavar="PATH",
+            help="Folder in which the run makes its scratch folder (default: the system's temporary folder); "
+            "with --keep-files, the generated files are kept there.",
         )
-        parser.add_argument("--keep-files", action="store_true", help="Keep the generated files.")
+        parser.add_argument(
+            "--keep-files",
+            action="store_true",
+            help="Keep the generated files (in --dir, else in a new temporary folder).",
+        )
         parser.add_argument(
             "--xlsx-rows",
             type=int,
