@@ -231,7 +231,8 @@ def _jobs_remove(token: str) -> None:
         JobHeartbeat.objects.filter(job_id__in=part).delete()
         ImportJob.objects.filter(id__in=part).delete()
     RowVersion.objects.filter(table_name__startswith=prefix).delete()
-    ImportBatch.objects.filter(batch_id__in=batch_ids).delete()
+    # A quick-mode batch has no jobs, but it names the table.
+    ImportBatch.objects.filter(Q(batch_id__in=batch_ids) | Q(table_name__startswith=prefix)).delete()
     # The queue of the run's children: tasks they never took.
     OrmQ.objects.filter(key=f"{FOLDER_PREFIX}{token}").delete()
 
