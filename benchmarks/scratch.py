@@ -193,6 +193,7 @@ def scratch_leftovers_sweep() -> list[str]:
         if not match or _still_running(table):
             continue
         folder = _FOLDER_RE.search(table.description)
+        _children_kill(match.group(1))
         _token_remove(match.group(1), folder=Path(folder.group("folder")) if folder else None)
         swept.append(table.table_name)
     return swept
@@ -212,6 +213,24 @@ def _still_running(table: ImportTable) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _children_kill(token: str) -> None:
+    """SIGKILL the child processes a killed run left running on this machine (bench_workers' gunicorn and
+    qclusters run in sessions of their own), recognised by the run's queue in their environment."""
+    mark = f"BENCH_QUEUE={FOLDER_PREFIX}{token}".encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        if int(entry.name) == os.getpid():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if mark in environment:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def _jobs_remove(token: str) -> None:

@@ -174,3 +174,25 @@ def test_scratch_sweep_leaves_a_running_run_and_a_users_lookalike_table_alone(tm
     assert list(ImportTable.objects.values_list("table_name", flat=True)) == [lookalike.table_name]
     assert leftovers()["tables"] == [lookalike.table_name]
     assert not run.folder.exists()
+
+
+def test_scratch_sweep_stops_the_processes_a_killed_run_left_running(tmp_path):
+    run = scratch_run_create(command="test", parent=tmp_path)
+    # A child of the run (as bench_workers' qclusters are: a session of its own), its parent gone.
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env=run.child_env(sync=False),
+        start_new_session=True,
+    )
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    run.table.description = run.table.description.replace(f"pid={os.getpid()}", f"pid={gone.pid}")
+    run.table.save()
+    try:
+        assert scratch_leftovers_sweep() == [run.table_name]
+        assert orphan.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        orphan.kill()
+        orphan.wait()
+    assert leftovers() == NOTHING_LEFT
+    assert not run.folder.exists()
