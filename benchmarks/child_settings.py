@@ -20,6 +20,7 @@ GDRIVE_CREDENTIALS = ""
 GDRIVE_CREDENTIALS_JSON = ""
 GDRIVE_FOLDER_ID = ""
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+DISTRIBUTORS_REQUIRED = "off"
 Q_CLUSTER = {
     **_parent.Q_CLUSTER,
     "cluster_name": os.environ["BENCH_QUEUE"],

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from benchmarks.bench import SALES_COLUMNS, sales_file_of_size, sales_file_write, sizes_parse
+from imports.models import Distributor
 from tests.imports.conftest import table_rows
 
 from .conftest import NOTHING_LEFT, leftovers
@@ -90,6 +91,8 @@ def test_sales_file_of_size_writes_whole_lines_up_to_the_size(tmp_path):
 def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path, user_sales, settings):
     for key in ("UPLOAD_DIR", "ARCHIVE_DIR", "MEDIA_ROOT", "IMPORT_WORK_DIR"):
         setattr(settings, key, tmp_path / "user" / key.lower())
+    # An installation with distributors: its users' uploads must name one; the benchmark's own need not.
+    Distributor.objects.create(code="31001", name="A user's distributor")
     before = user_sales()
     out, figures_path = StringIO(), tmp_path / "figures.json"
 
@@ -122,6 +125,7 @@ def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path, user_sal
     # The benchmark's configuration, tables, jobs, batches and files are gone.
     assert leftovers(tmp_path / "user") == NOTHING_LEFT
     assert list((tmp_path / "bench").iterdir()) == []
+    assert list(Distributor.objects.values_list("code", flat=True)) == ["31001"]
 
 
 def test_bench_import_refuses_a_bad_size():
