@@ -19,7 +19,7 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.status import Stat
 
-from imports.archive import drive_configured
+from imports.archive.storage import drive_configured
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from django.utils.html import format_html
 
 from importhub.errors import ImportHubError
 
+from .archive.workflow import archive_retry
 from .models import Distributor, ImportBatch, ImportJob
 from .selectors import job_archive_url
-from .services.archiving import archive_retry
 from .services.distributors import FIELDS as DISTRIBUTOR_FIELDS
 from .services.distributors import DistributorInvalid, distributor_check, distributor_due_text
 from .services.rejects import job_errors_file

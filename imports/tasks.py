@@ -1,6 +1,6 @@
 """django-q2 entry points: fetch by id, call the services, nothing else."""
 
-from .services.archiving import job_archive_run
+from .archive.workflow import job_archive_run
 from .services.importing import import_job_run
 
 

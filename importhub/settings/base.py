@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "tableconfig",
     "imports",
+    "benchmarks",
 ]
 
 MIDDLEWARE = [

@@ -26,9 +26,9 @@ from rest_framework.views import APIView
 from importhub.api import ERROR, ERRORS_AUTH, ERRORS_READ, ok
 from importhub.errors import ImportHubError, LimitExceeded, NotFound
 
+from ..archive.workflow import job_archive_local_path
 from ..models import ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
-from ..services.archiving import job_archive_local_path
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
 from ..services.resent import force_normalize
 from . import errors as rejected_rows

@@ -19,8 +19,8 @@ from tableconfig.models import Alias, ColumnConfig, ImportTable
 from tableconfig.naming import normalize_name
 from tableconfig.services import import_table_save
 
+from ..archive.workflow import job_archive_local_path
 from ..models import FAILED_STATUSES, ImportJob, JobStatus
-from .archiving import job_archive_local_path
 from .jobs import job_stored_path
 from .matching import HeaderMapping, headers_map, table_columns
 from .reading import file_open_head

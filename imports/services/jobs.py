@@ -205,7 +205,7 @@ def job_file_release(job: ImportJob) -> None:
     if not job.stored_filename:
         return
     # Both modules write through this module's helper.
-    from .archiving import job_archive_handover
+    from ..archive.workflow import job_archive_handover
     from .retention import job_upload_keep
 
     if job_upload_keep(job) or not job.is_final:

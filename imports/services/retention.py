@@ -69,7 +69,7 @@ class PurgeReport:
 
 def uploads_expired_purge(*, now: dt.datetime | None = None) -> PurgeReport:
     """Archive or delete the kept uploads whose time is up; unexpired ones stay."""
-    from .archiving import _file_remove, job_archive_handover
+    from ..archive.workflow import _file_remove, job_archive_handover
 
     now = now or timezone.now()
     report = PurgeReport()

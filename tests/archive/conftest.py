@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
+from imports.archive.workflow import TASK, job_archive_run
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.services.archiving import TASK, job_archive_run
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.importing import import_job_run
 from tests.imports.conftest import DATA, demo_tables  # noqa: F401 - the demo tables, for imports here

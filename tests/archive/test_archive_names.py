@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from imports.archive import LocalArchive, archive_name
+from imports.archive.storage import LocalArchive, archive_name
+from imports.archive.workflow import job_archive_run
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.services.archiving import job_archive_run
 from tests.imports.conftest import DATA
 
 from .conftest import archive_retries_due, job_imported, pending_path

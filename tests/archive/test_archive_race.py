@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from imports.archive import ArchiveError, LocalArchive
+from imports.archive.storage import ArchiveError, LocalArchive
+from imports.archive.workflow import archive_retry, job_archive_run
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.services.archiving import archive_retry, job_archive_run
 from imports.services.revert import import_job_revert
 from tests.imports.conftest import table_count
 

@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from googleapiclient.http import HttpMockSequence
 
-from imports.archive import DriveArchive
+from imports.archive.storage import DriveArchive
+from imports.archive.workflow import job_archive_run
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.services.archiving import job_archive_run
 from tests.imports.conftest import DATA
 
 from .conftest import archive_retries_due, archive_retries_run, pending_path, retry_delay

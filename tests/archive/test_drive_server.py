@@ -20,8 +20,8 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.scheduler import scheduler
 
+from benchmarks.processes import database_url
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.processes import database_url
 from imports.services.jobs import job_final_hook
 from imports.tasks import archive_job_task
 from tests.imports.conftest import DATA, upload

@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Q
 from django.utils import timezone
 
+from imports.archive.workflow import PENDING_DIR
 from imports.models import FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
-from imports.services.archiving import PENDING_DIR
 from imports.services.retention import uploads_expired_purge
 from tableconfig.models import ColumnConfig
 

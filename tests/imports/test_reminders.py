@@ -22,8 +22,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule, Success
 
+from benchmarks.processes import free_port
 from imports.models import Distributor, Reminder, ReminderKind
-from imports.processes import free_port
 from imports.services.reminders import (
     REMINDERS_SCHEDULE,
     lookback_periods,

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django_q.conf import Conf
 
-from imports.processes import free_port
+from benchmarks.processes import free_port
 from tests.reliability.cluster import wait_for
 
 ALL_OK = {"database": "ok", "broker": "ok", "workers": "ok", "upload_dir": "ok", "archive_dir": "ok"}

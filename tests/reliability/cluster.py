@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from imports.processes import ChildProcess as Process
-from imports.processes import database_url, free_port
+from benchmarks.processes import ChildProcess as Process
+from benchmarks.processes import database_url, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SALES_HEADER = ["distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate"]

@@ -9,8 +9,10 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from imports.models import ImportJob
+from tableconfig.models import ImportTable
 
 from .cluster import rows_total
 
@@ -46,5 +48,8 @@ def test_long_import_small_uploads_answer_fast_and_are_imported_right_away(
     assert (report["small_jobs"], report["small_jobs_complete"], report["small_attempts_max"]) == (3, 3, 1)
     assert report["last_small_after_long_s"] < 10, report
 
+    # The benchmark's scratch table and its configuration are gone, and the user's sales table was never used.
     assert not ImportJob.objects.exists()
+    assert not ImportTable.objects.filter(table_name__startswith="bench_").exists()
+    assert not [t for t in connection.introspection.table_names() if t.startswith("bench_")]
     assert rows_total("sales") == 0

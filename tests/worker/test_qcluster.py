@@ -13,8 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from benchmarks.processes import database_url
 from imports.models import ImportJob, JobStatus
-from imports.processes import database_url
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.jobs import job_progress_get
 

@@ -6,8 +6,8 @@ import uuid
 
 from django.core.management.base import BaseCommand, CommandError
 
+from imports.archive.workflow import archive_retry, job_archive_run
 from imports.selectors import job_archive_url
-from imports.services.archiving import archive_retry, job_archive_run
 
 
 class Command(BaseCommand):

@@ -1,5 +1,6 @@
 """Load and scale figures: /api/import latency under concurrent uploads through gunicorn, and import throughput
-of a batch with 1 vs 2 (or more) qcluster workers. Runs real processes on loopback; removes what it made."""
+of a batch with 1 vs 2 (or more) qcluster workers. Runs real processes on loopback, on a scratch configuration
+of its own with a task queue of its own (benchmarks/scratch.py); removes what it made."""
 
 from __future__ import annotations
 
@@ -8,37 +9,32 @@ import http.client
 import io
 import json
 import math
-import os
-import shutil
 import socket
 import sys
-import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import override_settings
 from django_q.conf import Conf
-from django_q.models import OrmQ, Task
 from rest_framework.authtoken.models import Token
 
-from imports.bench import sales_file_write
+from benchmarks.bench import sales_file_write
+from benchmarks.processes import ChildProcess, database_url, free_port
+from benchmarks.scratch import BenchInterrupted, ScratchRun, scratch_rows_remove, scratch_run
 from imports.models import ArchiveStatus, ImportJob, JobStatus
-from imports.processes import ChildProcess, database_url, free_port
 from imports.services.batches import Upload, import_batch_submit, import_job_enqueue
 from imports.services.jobs import job_progress_get
-from tableconfig.models import ImportTable
-from tableconfig.schema import table_exists
 
-SALES_TABLE = "sales"
 SALES_HEADER = ["distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate"]
 
 
@@ -188,11 +184,14 @@ def wait_until(predicate, *, timeout: float, what: str, children: list[ChildProc
     raise BenchFailed(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
 
 
-def post_import(port: int, *, token: str, name: str, content: bytes, mode: str) -> tuple[int, dict, float]:
+def post_import(
+    port: int, *, token: str, name: str, content: bytes, mode: str, table: str
+) -> tuple[int, dict, float]:
     boundary = uuid.uuid4().hex
     body = (
         (
             f'--{boundary}\r\nContent-Disposition: form-data; name="mode"\r\n\r\n{mode}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="table_name"\r\n\r\n{table}\r\n'
             f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
             "Content-Type: text/csv\r\n\r\n"
         ).encode()
@@ -230,10 +229,12 @@ class Command(BaseCommand):
         "qcluster workers in --workers (one qcluster process of 1 worker each, as separate machines): rows/s "
         "from queueing to the last job final. Uses the database and broker of the current settings "
         "(DATABASE_URL, REDIS_URL; run it on a scratch database: DATABASE_URL=... manage.py migrate first). "
-        "It creates a temporary user and token, imports into the `sales` table (the demo configuration is "
-        "loaded if it is missing), keeps uploads, archive and error files in a temporary folder, and at the "
-        "end stops its processes and deletes its jobs, their rows, task results, the user and the folder. "
-        "Other rows are left alone. Example: DATABASE_URL=mysql://root@127.0.0.1:3306/scratch "
+        "It creates a temporary user and token and a scratch configuration of its own (bench_<token>_sales, "
+        "made like the demo sales table) that every upload names; its processes keep uploads, archive (never "
+        "Google Drive) and error files in its scratch folder and take tasks from a queue of their own; at the "
+        "end (also on Ctrl-C or SIGTERM) it stops them and removes its jobs, tasks, user, table and folder; a "
+        "killed run's leftovers are removed by the next run. No user's table, file or archive is touched. "
+        "Example: DATABASE_URL=mysql://root@127.0.0.1:3306/scratch "
         "manage.py bench_workers --files 20 --rows 50000 --workers 1,2"
     )
 
@@ -283,37 +284,48 @@ class Command(BaseCommand):
             raise CommandError("Q_CLUSTER['sync'] is on (tasks would run here): run with Q_SYNC=0.")
         parent = Path(options["dir"]) if options["dir"] else Path(settings.BASE_DIR) / "var"
         parent.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix="bench-workers-", dir=parent))
-        bench = _Bench(workdir=workdir, options=options, counts=counts, progress=self.stderr.write)
         try:
-            with override_settings(**bench.folders):
-                report = bench.run()
+            with scratch_run(command="bench_workers", parent=parent) as run:
+                bench = _Bench(run=run, options=options, counts=counts, progress=self.stderr.write)
+                try:
+                    with override_settings(**bench.folders), queue_used(run.queue):
+                        report = bench.run()
+                finally:
+                    bench.cleanup()
         except BenchFailed as exc:
             raise CommandError(str(exc)) from exc
-        finally:
-            with override_settings(**bench.folders):
-                bench.cleanup()
-            shutil.rmtree(workdir, ignore_errors=True)
+        except BenchInterrupted as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write("\n".join(report.lines()))
         if options["json"]:
             Path(options["json"]).write_text(json.dumps(asdict(report), indent=2) + "\n")
 
 
+@contextmanager
+def queue_used(name: str) -> Iterator[None]:
+    """Tasks this process queues go to the run's own queue, which only the run's clusters read."""
+    previous = Conf.CLUSTER_NAME
+    Conf.CLUSTER_NAME = name
+    try:
+        yield
+    finally:
+        Conf.CLUSTER_NAME = previous
+
+
 class _Bench:
-    def __init__(self, *, workdir: Path, options: dict, counts: list[int], progress):
-        self.workdir = workdir
+    def __init__(self, *, run: ScratchRun, options: dict, counts: list[int], progress):
+        self.run_scratch = run
+        self.workdir = run.folder
+        self.table_name = run.table_name
         self.options = options
         self.counts = counts
         self.progress = progress
         self.children: list[ChildProcess] = []
         self.user = None
         # Read before override_settings, under which SETTINGS_MODULE is None.
-        self.settings_module = settings.SETTINGS_MODULE
+        self.env_base = run.child_env(sync=False)
         self.folders = {
-            "UPLOAD_DIR": workdir / "uploads",
-            "MEDIA_ROOT": workdir / "media",
-            "ARCHIVE_DIR": workdir / "archive",
-            "IMPORT_WORK_DIR": workdir / "work",
+            **run.folders,
             "GDRIVE_CREDENTIALS": "",
             "GDRIVE_CREDENTIALS_JSON": "",
             "GDRIVE_FOLDER_ID": "",
@@ -322,18 +334,9 @@ class _Bench:
     # --- processes ---------------------------------------------------------------------------------
 
     def env(self, **extra: str) -> dict[str, str]:
-        """Children use this command's settings and database, and its private folders (test settings too)."""
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": self.settings_module,
-            "DATABASE_URL": database_url(),
-            "Q_SYNC": "0",
-            "TEST_VAR": str(self.workdir),
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.update({key: str(value) for key, value in self.folders.items()})
-        env.update(extra)
-        return env
+        """Children use this command's settings and database under the run's scratch settings: its folders, no
+        Drive, its own queue (benchmarks/child_settings.py)."""
+        return {**self.env_base, "DATABASE_URL": database_url(), "Q_SYNC": "0", **extra}
 
     def start(self, name: str, args: list[str], **env: str) -> ChildProcess:
         child = ChildProcess(args, log=self.workdir / f"{name}.log", env=self.env(**env))
@@ -397,10 +400,8 @@ class _Bench:
         return report
 
     def setup(self) -> None:
-        if not ImportTable.objects.filter(table_name=SALES_TABLE).exists() or not table_exists(SALES_TABLE):
-            call_command("load_demo_config", verbosity=0, stdout=io.StringIO())
         self.user = get_user_model().objects.create_user(
-            username=f"bench-workers-{uuid.uuid4().hex[:12]}", password=uuid.uuid4().hex
+            username=self.run_scratch.username, password=uuid.uuid4().hex
         )
         self.user.user_permissions.add(
             Permission.objects.get(content_type__app_label="imports", codename="add_importjob")
@@ -441,7 +442,15 @@ class _Bench:
         web_workers = self.options["web_workers"]
         with ThreadPoolExecutor(max_workers=web_workers) as pool:
             warmups = [
-                pool.submit(post_import, port, token=self.token, name="w.csv", content=files[0], mode="quick")
+                pool.submit(
+                    post_import,
+                    port,
+                    token=self.token,
+                    name="w.csv",
+                    content=files[0],
+                    mode="quick",
+                    table=self.table_name,
+                )
                 for _ in range(4 * web_workers)
             ]
             for warmup in warmups:
@@ -454,7 +463,12 @@ class _Bench:
                 answers = list(
                     pool.map(
                         lambda n, mode=mode: post_import(
-                            port, token=self.token, name=f"sales_{n:03d}.csv", content=files[n], mode=mode
+                            port,
+                            token=self.token,
+                            name=f"sales_{n:03d}.csv",
+                            content=files[n],
+                            mode=mode,
+                            table=self.table_name,
                         ),
                         range(uploads),
                     )
@@ -501,6 +515,7 @@ class _Bench:
             batch = import_batch_submit(
                 uploads=[Upload(name=path.name, chunks=iter(lambda: handle.read(1024**2), b""))],
                 mode="full",
+                table_name=self.table_name,
                 user=self.user,
             )
         (long_job,) = [j for j in batch.jobs if j.original_filename]
@@ -521,7 +536,12 @@ class _Bench:
         for n in range(each):
             for mode in ("quick", "full"):
                 status, body, seconds = post_import(
-                    port, token=self.token, name=f"sales_small_{n:02d}.csv", content=small, mode=mode
+                    port,
+                    token=self.token,
+                    name=f"sales_small_{n:02d}.csv",
+                    content=small,
+                    mode=mode,
+                    table=self.table_name,
                 )
                 during = ImportJob.objects.get(pk=long_job.pk).status == JobStatus.PROCESSING
                 figures.uploads.append(
@@ -549,8 +569,8 @@ class _Bench:
             figures.last_small_after_long_s = (last - long_final.completed_at).total_seconds()
         self.settle([batch.batch_id, *small_batches], workers)
         self.stop([web, *workers])
-        self._jobs_remove(ImportJob.objects.filter(batch_id__in=[batch.batch_id, *small_batches]))
         path.unlink(missing_ok=True)
+        scratch_rows_remove(self.run_scratch)
         return figures
 
     def _final(self, batch_ids, *, expected: int) -> list[ImportJob] | None:
@@ -565,7 +585,9 @@ class _Bench:
             Upload(name=f"sales_{n:02d}.csv", chunks=[sales_file_bytes(rows=rows, tag=f"B{tag}-{n:02d}")])
             for n in range(files)
         ]
-        batch = import_batch_submit(uploads=uploads, mode="full", user=self.user, enqueue=False)
+        batch = import_batch_submit(
+            uploads=uploads, mode="full", table_name=self.table_name, user=self.user, enqueue=False
+        )
         waiting = [j.id for j in batch.jobs if j.status == JobStatus.WAITING]
         if len(waiting) != files:
             raise BenchFailed(f"only {len(waiting)} of {files} generated files passed quick validation")
@@ -585,7 +607,7 @@ class _Bench:
         failed = [j.original_filename for j in jobs if j.status != JobStatus.COMPLETE]
         if failed:
             raise BenchFailed(f"{len(failed)} files did not complete: {', '.join(failed[:5])}")
-        self._jobs_remove(ImportJob.objects.filter(batch_id=batch.batch_id))
+        scratch_rows_remove(self.run_scratch)
         return ThroughputFigures(
             workers=count,
             files=files,
@@ -596,29 +618,8 @@ class _Bench:
 
     # --- cleanup ---------------------------------------------------------------------------------
 
-    def _jobs_remove(self, jobs) -> None:
-        ids = list(jobs.values_list("id", flat=True))
-        if not ids:
-            return
-        quote_name = connection.ops.quote_name
-        if table_exists(SALES_TABLE):
-            with connection.cursor() as cursor:
-                for start in range(0, len(ids), 500):
-                    part = ids[start : start + 500]
-                    cursor.execute(
-                        f"DELETE FROM {quote_name(SALES_TABLE)} WHERE {quote_name('import_job_id')} IN "
-                        f"({', '.join(['%s'] * len(part))})",
-                        part,
-                    )
-        names = {f"import-job-{i}" for i in ids} | {f"archive-job-{i}" for i in ids}
-        Task.objects.filter(name__in=names).delete()
-        OrmQ.objects.filter(id__in=[q.id for q in OrmQ.objects.all() if q.name() in names]).delete()
-        ImportJob.objects.filter(id__in=ids).delete()
-
     def cleanup(self) -> None:
+        """Stop the processes; the rest (jobs, tasks, user, table, folder) goes with the run's scratch."""
         for child in list(self.children):
             child.stop()
         self.children.clear()
-        if self.user is not None:
-            self._jobs_remove(ImportJob.objects.filter(uploaded_by=self.user))
-            self.user.delete()

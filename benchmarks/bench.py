@@ -1,8 +1,10 @@
 """The import benchmark behind `manage.py bench_import`: a generated sales file, the engine's full import and
 the database's own bulk paths measured on it, each in a process of its own, and quick validation timed.
 
-Writes rows into the `sales` table (removed afterwards, with their jobs) and creates scratch tables named
-`bench_*` (dropped afterwards): the figures come from the database it runs against.
+Every run works on a scratch configuration of its own (benchmarks/scratch.py): the engine imports into
+`bench_<token>_sales`, the baselines write `bench_<token>_<baseline>`, its children archive into the run's
+scratch folder, and all of it is removed at the end (or by the next run): no user's table, file or archive is
+touched. The figures come from the database it runs against.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import logging
 import os
 import re
 import resource
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -33,32 +34,29 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.conf import settings
-from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from importhub.errors import ImportHubError
-from tableconfig.models import ImportTable
+from imports.models import JobStatus
+from imports.services.batches import Upload, import_batch_submit
+from imports.services.importing import import_job_run
+from imports.services.loading import load_method_describe
+from imports.services.matching import headers_map, table_by_name, table_columns
+from imports.services.quick import HEAD_RECORDS, SAMPLE_ROWS, file_quick_validate
+from imports.services.reading import file_open_head
+from imports.services.staging import JobRowsFile, job_rows_staged_possible
+from imports.services.validation import values_validate
+from imports.services.workbooks import workbook_convert, workbook_release
 from tableconfig.schema import ColumnSpec, physical_model_build, table_exists, table_schema_sync
 
-from .models import ImportJob, JobStatus
-from .services.batches import Upload, import_batch_submit
-from .services.importing import import_job_run
-from .services.jobs import job_stored_path
-from .services.loading import load_method_describe
-from .services.matching import headers_map, table_by_name, table_columns
-from .services.quick import HEAD_RECORDS, SAMPLE_ROWS, file_quick_validate
-from .services.reading import file_open_head
-from .services.rejects import job_errors_file
-from .services.staging import JobRowsFile, job_rows_staged_possible
-from .services.validation import values_validate
-from .services.workbooks import workbook_convert, workbook_release
+from .scratch import ScratchRun, scratch_rows_remove, scratch_run
 
 logger = logging.getLogger(__name__)
 
-SALES_TABLE = "sales"
 SALES_COLUMNS = ("distid", "dono", "dotanggal", "custid", "sku", "qty", "amount_jual", "exportdate")
-SCRATCH_TABLES = ("bench_load_data", "bench_bulk_create", "bench_executemany")
+# The baselines' scratch tables, each bench_<token>_<name> beside the run's configured one.
+BASELINE_TABLES = ("load_data", "bulk_create", "executemany")
 BULK_CREATE_BATCH = 5_000
 EXECUTEMANY_BATCH = 50_000
 BLOCK_ROWS = 200_000
@@ -74,7 +72,7 @@ QUICK_COUNT_GOAL_SECONDS_PER_GB = 2.0
 XLSX_RATIO_GOAL = 0.50
 
 # The child's command line: Django is set up before the module is imported, as in manage.py.
-_CHILD_CODE = "import django; django.setup(); from imports.bench import child_main; child_main()"
+_CHILD_CODE = "import django; django.setup(); from benchmarks.bench import child_main; child_main()"
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?B)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 _INFO_WARNINGS_RE = re.compile(r"Warnings:\s*(\d+)")
@@ -440,11 +438,12 @@ def peak_rss_mb() -> float:
     return peak / 1024**2 if sys.platform == "darwin" else peak / 1024
 
 
-def _child_run(task: str, params: dict, *, workdir: Path) -> dict:
-    """Run `task` in a fresh Python process on the same database and settings; return what it measured."""
+def _child_run(task: str, params: dict, *, run: ScratchRun) -> dict:
+    """Run `task` in a fresh Python process on the same database, with the run's scratch settings (its folders,
+    no Drive, tasks inline); return what it measured. Interrupted, the child is stopped before going on."""
     token = uuid.uuid4().hex[:8]
-    spec_path = workdir / f"child-{task}-{token}.json"
-    result_path = workdir / f"child-{task}-{token}.result.json"
+    spec_path = run.folder / f"child-{task}-{token}.json"
+    result_path = run.folder / f"child-{task}-{token}.result.json"
     spec = {
         "task": task,
         "params": params,
@@ -454,26 +453,43 @@ def _child_run(task: str, params: dict, *, workdir: Path) -> dict:
     spec_path.write_text(json.dumps(spec))
     # Nothing is shared with the child; a closed connection also holds no SQLite lock while it writes.
     connection.close()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE, "DEBUG": "false"}
+    stderr_path = run.folder / f"child-{task}-{token}.stderr"
     try:
-        completed = subprocess.run(
-            [sys.executable, "-c", _CHILD_CODE, str(spec_path)],
-            cwd=settings.BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if completed.returncode or not result_path.exists():
-            tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
-            raise BenchError(f"The {task} measurement failed (exit status {completed.returncode}):\n{tail}")
+        with stderr_path.open("w+") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_CODE, str(spec_path)],
+                cwd=settings.BASE_DIR,
+                env=run.child_env(sync=True),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+            try:
+                returncode = child.wait()
+            finally:
+                _child_stop(child)
+            if returncode or not result_path.exists():
+                stderr.seek(0)
+                tail = "\n".join(stderr.read().strip().splitlines()[-15:])
+                raise BenchError(f"The {task} measurement failed (exit status {returncode}):\n{tail}")
         result = json.loads(result_path.read_text())
     finally:
-        spec_path.unlink(missing_ok=True)
-        result_path.unlink(missing_ok=True)
+        for path in (spec_path, result_path, stderr_path):
+            path.unlink(missing_ok=True)
     if result.get("error"):
         raise BenchError(f"The {task} measurement failed: {result['error']}")
     return result
+
+
+def _child_stop(child: subprocess.Popen) -> None:
+    """A measurement still running when the benchmark is interrupted: SIGTERM, then SIGKILL."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def child_main() -> None:
@@ -513,14 +529,14 @@ def _file_chunks(path: Path, size: int = 1024 * 1024) -> Iterator[bytes]:
             yield block
 
 
-def _engine_task(*, path: str, name: str, rows: int) -> dict:
+def _engine_task(*, path: str, name: str, rows: int, table_name: str) -> dict:
     """Submit the file as an upload, then import it here, timing import_job_run alone."""
     source = Path(path)
     started = time.perf_counter()
     batch = import_batch_submit(
         uploads=[Upload(name=name, chunks=_file_chunks(source), size=source.stat().st_size)],
         mode="full",
-        table_name=SALES_TABLE,
+        table_name=table_name,
         enqueue=False,
     )
     submit_seconds = time.perf_counter() - started
@@ -542,7 +558,7 @@ def _engine_task(*, path: str, name: str, rows: int) -> dict:
         "error_count": job.error_count,
         "job_error": job.error_message,
         # Asked after the run: a writer that was refused LOAD DATA has switched this process to INSERT.
-        # The sales table has no unique column: on SQLite its rows go through the job's own file.
+        # The scratch table has no unique column: on SQLite its rows go through the job's own file.
         "load_method": JobRowsFile.method
         if job_rows_staged_possible(unique_columns=[])
         else load_method_describe(),
@@ -583,9 +599,8 @@ def _imported_at() -> str:
     return connection.ops.adapt_datetimefield_value(timezone.now().replace(microsecond=0))
 
 
-def _load_data_task(*, path: str, rows: int, specs: list[dict]) -> dict:
+def _load_data_task(*, path: str, rows: int, specs: list[dict], table: str) -> dict:
     """MySQL reading the same file itself: LOAD DATA LOCAL INFILE into a scratch table, in one transaction."""
-    table = SCRATCH_TABLES[0]
     _scratch_table_create(table, specs)
     quote = connection.ops.quote_name
     sql = (
@@ -619,9 +634,8 @@ def _value_converters(specs: list[dict]) -> list[Callable[[str], object]]:
     return [by_type[types[name]] for name in SALES_COLUMNS]
 
 
-def _bulk_create_task(*, path: str, rows: int, specs: list[dict]) -> dict:
+def _bulk_create_task(*, path: str, rows: int, specs: list[dict], table: str) -> dict:
     """The plain ORM way: csv.reader, values converted to Python types, bulk_create in batches, one transaction."""
-    table = SCRATCH_TABLES[1]
     model = _scratch_table_create(table, specs)
     converters = _value_converters(specs)
     fields = [f"c_{name}" for name in SALES_COLUMNS]
@@ -648,9 +662,8 @@ def _bulk_create_task(*, path: str, rows: int, specs: list[dict]) -> dict:
     return {"rows": written, **watch.figures()}
 
 
-def _executemany_task(*, path: str, rows: int, specs: list[dict]) -> dict:
+def _executemany_task(*, path: str, rows: int, specs: list[dict], table: str) -> dict:
     """SQLite's own fast path: csv.reader and a plain INSERT with executemany, one transaction."""
-    table = SCRATCH_TABLES[2]
     _scratch_table_create(table, specs)
     quote = connection.ops.quote_name
     columns = [*SALES_COLUMNS, "import_job_id", "imported_at"]
@@ -687,18 +700,11 @@ _CHILD_TASKS: dict[str, Callable[..., dict]] = {
 # --- The run -----------------------------------------------------------------------------------
 
 
-def _sales_specs() -> list[dict]:
-    """The scratch tables' columns: the sales table's own configured types for the file's columns."""
-    if not ImportTable.objects.filter(table_name=SALES_TABLE).exists() or not table_exists(SALES_TABLE):
-        call_command("load_demo_config", verbosity=0, stdout=io.StringIO())
-    table = ImportTable.objects.get(table_name=SALES_TABLE)
-    configured = {c.column_name: ColumnSpec.from_config(c) for c in table_columns(table)}
-    missing = [c for c in SALES_COLUMNS if c not in configured]
-    if missing:
-        raise BenchError(
-            f"The sales table is not configured like the demo one: it lacks {', '.join(missing)}."
-        )
-    return [{**asdict(configured[c]), "is_unique": False} for c in SALES_COLUMNS]
+def _sales_specs(run: ScratchRun) -> list[dict]:
+    """The baselines' columns: the run's scratch configuration's types, without unique columns."""
+    return [
+        {**asdict(ColumnSpec.from_config(column)), "is_unique": False} for column in table_columns(run.table)
+    ]
 
 
 def _server_describe() -> str:
@@ -706,30 +712,6 @@ def _server_describe() -> str:
         connection.ensure_connection()
         return f"{'MariaDB' if connection.mysql_is_mariadb else 'MySQL'} {connection.mysql_server_info.split('-')[0]}"
     return f"SQLite {sqlite3.sqlite_version}"
-
-
-def _engine_cleanup(name: str) -> None:
-    """Remove the benchmark's jobs, their rows in the sales table and their files; nothing else."""
-    jobs = list(ImportJob.objects.filter(original_filename=name))
-    if not jobs:
-        return
-    ids = [job.id for job in jobs]
-    if table_exists(SALES_TABLE):
-        quote = connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {quote(SALES_TABLE)} WHERE {quote('import_job_id')} IN ({', '.join(['%s'] * len(ids))})",
-                ids,
-            )
-    for job in jobs:
-        if job.stored_filename:
-            job_stored_path(job).unlink(missing_ok=True)
-            shutil.rmtree(Path(settings.UPLOAD_DIR) / str(job.batch_id), ignore_errors=True)
-        errors_file = job_errors_file(job)
-        if errors_file is not None:
-            errors_file.unlink(missing_ok=True)
-        shutil.rmtree(Path(settings.MEDIA_ROOT) / "errors" / str(job.batch_id), ignore_errors=True)
-    ImportJob.objects.filter(id__in=ids).delete()
 
 
 def _innodb_status() -> str:
@@ -765,10 +747,10 @@ def _server_settle(timeout: float = 300.0) -> None:
         logger.warning("InnoDB was still purging after %.0f s; the next measurement may be slower.", timeout)
 
 
-def _quick_head_checks(path: Path) -> None:
+def _quick_head_checks(path: Path, table_name: str) -> None:
     """Quick validation's steps 2 to 7, everything file_quick_validate does but the row count."""
     _, head = file_open_head(path=path, sample_rows=HEAD_RECORDS, name=path.name)
-    columns = table_columns(table_by_name(table_name=SALES_TABLE))
+    columns = table_columns(table_by_name(table_name=table_name))
     mapping = headers_map(columns=columns, headers=head.normalized)
     records = [dict(zip(head.normalized, row, strict=False)) for row in head.sample[:SAMPLE_ROWS]]
     values_validate(records=records, row_numbers=list(range(2, 2 + len(records))), rules=mapping.rules)
@@ -783,16 +765,16 @@ def _best_time(call: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
-def _quick_measure(*, path: Path, rows: int, label: str, size: int) -> list[Measurement]:
+def _quick_measure(*, path: Path, rows: int, label: str, size: int, table_name: str) -> list[Measurement]:
     """Time the head checks alone and file_quick_validate whole (best of a few runs, the file cached)."""
-    result = file_quick_validate(path=path, original_name=path.name, table_name=SALES_TABLE)
+    result = file_quick_validate(path=path, original_name=path.name, table_name=table_name)
     if not result.valid or result.rows != rows:
         raise BenchError(
             f"Quick validation of the {label} file: {result.error or f'{result.rows:,} rows, expected {rows:,}'}"
         )
-    head = _best_time(lambda: _quick_head_checks(path), QUICK_REPEATS * 3)
+    head = _best_time(lambda: _quick_head_checks(path, table_name), QUICK_REPEATS * 3)
     total = _best_time(
-        lambda: file_quick_validate(path=path, original_name=path.name, table_name=SALES_TABLE), QUICK_REPEATS
+        lambda: file_quick_validate(path=path, original_name=path.name, table_name=table_name), QUICK_REPEATS
     )
     with_count_goals = []
     if size >= _SIZE_UNITS["GB"]:
@@ -838,18 +820,62 @@ def bench_run(
         raise BenchError("--rows and --repeat must be at least 1.")
     if xlsx_rows < 0:
         raise BenchError("--xlsx-rows cannot be negative.")
-    specs = _sales_specs()
     mysql = connection.vendor == "mysql"
     baseline_key, baseline_name = ("load_data", "LOAD DATA") if mysql else ("executemany", "executemany")
     report = BenchReport(
         vendor=connection.vendor, server=_server_describe(), rows=rows, file_bytes=0, baseline=baseline_name
     )
-    own_dir = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="importhub-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
+    if workdir is not None:
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+    with scratch_run(command="bench_import", parent=workdir) as run:
+        if run.swept:
+            report.notes.append(
+                f"Removed the scratch of earlier runs that were killed: {', '.join(run.swept)}."
+            )
+        progress(f"Scratch table {run.table_name}, folder {run.folder}")
+        # Generated files live in the run's folder, so that a killed run's are swept with it; kept ones in
+        # --dir (or a folder of their own).
+        files = run.folder
+        if keep_files:
+            files = workdir or Path(tempfile.mkdtemp(prefix="importhub-bench-files-"))
+        _bench_measure(
+            report,
+            run=run,
+            files=files,
+            rows=rows,
+            quick_sizes=quick_sizes,
+            bulk_create_rows=bulk_create_rows,
+            skip_slow=skip_slow,
+            repeat=repeat,
+            keep_files=keep_files,
+            progress=progress,
+            xlsx_rows=xlsx_rows,
+        )
+    return report
+
+
+def _bench_measure(
+    report: BenchReport,
+    *,
+    run: ScratchRun,
+    files: Path,
+    rows: int,
+    quick_sizes: list[int],
+    bulk_create_rows: int,
+    skip_slow: bool,
+    repeat: int,
+    keep_files: bool,
+    progress: Callable[[str], None],
+    xlsx_rows: int,
+) -> None:
+    specs = _sales_specs(run)
+    baseline_key, baseline_name = (
+        ("load_data", "LOAD DATA") if report.vendor == "mysql" else ("executemany", "executemany")
+    )
+    token = run.token
     name = f"sales_bench_{token}.csv"
-    path = workdir / name
+    path = files / name
     try:
         progress(f"Generating {rows:,} rows into {path} ...")
         report.file_bytes = sales_file_write(path=path, rows=rows)
@@ -862,17 +888,13 @@ def bench_run(
         for attempt in range(1, repeat + 1):
             if repeat > 1:
                 progress(f"Round {attempt} of {repeat}")
-            base = _baseline_run(
-                baseline_key, path=path, rows=rows, specs=specs, workdir=workdir, progress=progress
-            )
-            rounds.append(
-                (base, _engine_run(path=path, name=name, rows=rows, workdir=workdir, progress=progress))
-            )
+            base = _baseline_run(baseline_key, path=path, rows=rows, specs=specs, run=run, progress=progress)
+            rounds.append((base, _engine_run(path=path, name=name, rows=rows, run=run, progress=progress)))
         baselines[baseline_key] = _fastest([base for base, _ in rounds])
         engine = _fastest([engine for _, engine in rounds])
         if not skip_slow:
             baselines["bulk_create"] = _baseline_run(
-                "bulk_create", path=path, rows=slow_rows, specs=specs, workdir=workdir, progress=progress
+                "bulk_create", path=path, rows=slow_rows, specs=specs, run=run, progress=progress
             )
         report.load_method = engine["load_method"]
         report.idle_rss_mb = engine["idle_rss_mb"]
@@ -892,17 +914,15 @@ def bench_run(
         if not keep_files:
             path.unlink(missing_ok=True)
         if xlsx_rows > 0:
-            _xlsx_case(
-                report, rows=xlsx_rows, workdir=workdir, token=token, keep=keep_files, progress=progress
-            )
+            _xlsx_case(report, rows=xlsx_rows, files=files, run=run, keep=keep_files, progress=progress)
         for size in quick_sizes:
             label = size_label(size)
-            quick_path = workdir / f"sales_quick_{label.replace(' ', '')}_{token}.csv"
+            quick_path = files / f"sales_quick_{label.replace(' ', '')}_{token}.csv"
             progress(f"Quick validation on a {label} file ...")
             try:
                 quick_rows = sales_file_of_size(path=quick_path, size=size)
                 report.measurements += _quick_measure(
-                    path=quick_path, rows=quick_rows, label=label, size=size
+                    path=quick_path, rows=quick_rows, label=label, size=size, table_name=run.table_name
                 )
             finally:
                 if not keep_files:
@@ -910,8 +930,6 @@ def bench_run(
     finally:
         if not keep_files:
             path.unlink(missing_ok=True)
-            if own_dir:
-                shutil.rmtree(workdir, ignore_errors=True)
     report.notes += [
         f"Generated file: {rows:,} rows, {report.file_bytes:,} bytes ({report.file_bytes / rows:.0f} bytes a row), "
         "8 columns, ISO dates so that LOAD DATA reads the very same file."
@@ -922,25 +940,33 @@ def bench_run(
         f"Each measurement ran in a process of its own with DEBUG off; peak RSS is that process's high-water "
         f"mark, about {report.idle_rss_mb:.0f} MB of it Python, Django, pandas and pyarrow once imported.",
         load_note,
+        f"Scratch: the engine imported into {run.table_name}, a configuration of the run's own (the demo "
+        "sales columns and types), and archived into the run's scratch folder; its tables, jobs and files "
+        "were removed at the end. No user's table, archive or Google Drive was touched.",
     ]
-    return report
 
 
 def _xlsx_case(
-    report: BenchReport, *, rows: int, workdir: Path, token: str, keep: bool, progress: Callable[[str], None]
+    report: BenchReport,
+    *,
+    rows: int,
+    files: Path,
+    run: ScratchRun,
+    keep: bool,
+    progress: Callable[[str], None],
 ) -> None:
     """The .xlsx case: the whole import of a generated sheet (submit, which converts the sheet, then
     import_job_run) against python-calamine's raw read of the same sheet, each in a process of its own."""
-    name = f"sales_bench_{token}.xlsx"
-    path = workdir / name
+    name = f"sales_bench_{run.token}.xlsx"
+    path = files / name
     try:
         progress(f"Generating an .xlsx sheet of {rows:,} rows into {path} ...")
         size = sales_xlsx_write(path=path, rows=rows)
         progress("Baseline: python-calamine's raw read of the sheet ...")
-        raw = _child_run("xlsx_raw", {"path": str(path), "rows": rows}, workdir=workdir)
+        raw = _child_run("xlsx_raw", {"path": str(path), "rows": rows}, run=run)
         progress("The sheet's conversion alone ...")
-        conversion = _child_run("xlsx_convert", {"path": str(path), "name": name}, workdir=workdir)
-        engine = _engine_run(path=path, name=name, rows=rows, workdir=workdir, progress=progress)
+        conversion = _child_run("xlsx_convert", {"path": str(path), "name": name}, run=run)
+        engine = _engine_run(path=path, name=name, rows=rows, run=run, progress=progress)
     finally:
         if not keep:
             path.unlink(missing_ok=True)
@@ -1007,12 +1033,16 @@ def _seconds_list(figures: dict) -> str:
     return ", ".join(f"{seconds:.2f}" for seconds in figures["runs_seconds"])
 
 
-def _engine_run(*, path: Path, name: str, rows: int, workdir: Path, progress: Callable[[str], None]) -> dict:
+def _engine_run(
+    *, path: Path, name: str, rows: int, run: ScratchRun, progress: Callable[[str], None]
+) -> dict:
     progress("Engine: submit, then import_job_run ...")
     try:
-        engine = _child_run("engine", {"path": str(path), "name": name, "rows": rows}, workdir=workdir)
+        engine = _child_run(
+            "engine", {"path": str(path), "name": name, "rows": rows, "table_name": run.table_name}, run=run
+        )
     finally:
-        _engine_cleanup(name)
+        scratch_rows_remove(run)
         _server_settle()
     if engine["status"] != JobStatus.COMPLETE or engine["rows"] != rows:
         raise BenchError(
@@ -1023,14 +1053,14 @@ def _engine_run(*, path: Path, name: str, rows: int, workdir: Path, progress: Ca
 
 
 def _baseline_run(
-    task: str, *, path: Path, rows: int, specs: list[dict], workdir: Path, progress: Callable[[str], None]
+    task: str, *, path: Path, rows: int, specs: list[dict], run: ScratchRun, progress: Callable[[str], None]
 ) -> dict:
     progress(f"Baseline {task} on {rows:,} rows ...")
+    table = run.physical_name(task)
     try:
-        return _child_run(task, {"path": str(path), "rows": rows, "specs": specs}, workdir=workdir)
+        return _child_run(task, {"path": str(path), "rows": rows, "specs": specs, "table": table}, run=run)
     finally:
-        for table in SCRATCH_TABLES:
-            _scratch_table_drop(table)
+        _scratch_table_drop(table)
 
 
 def _figures_add(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from imports.bench import BULK_CREATE_BATCH, SCRATCH_TABLES, BenchError, bench_run, sizes_parse
+from benchmarks.bench import BULK_CREATE_BATCH, BenchError, bench_run, sizes_parse
+from benchmarks.scratch import BenchInterrupted
 
 
 class Command(BaseCommand):
@@ -15,10 +16,11 @@ class Command(BaseCommand):
         "Benchmark the full import on a generated sales file (default 1,000,000 rows) against, on MySQL, "
         f"LOAD DATA LOCAL INFILE and Django bulk_create (batch {BULK_CREATE_BATCH:,}) of the same file, on "
         "SQLite executemany and bulk_create; then time quick validation on files of --quick-sizes. Prints a "
-        "table with the goals. It WRITES to the database it runs against: the engine imports into the `sales` "
-        "table (created with the demo configuration if missing) and the benchmark then deletes its own rows "
-        "and jobs there; the baselines create and drop the scratch tables "
-        f"{', '.join(SCRATCH_TABLES)}. Other rows are left alone."
+        "table with the goals. It writes to the database it runs against, but only to a scratch configuration "
+        "of its own (bench_<token>_sales, made like the demo sales table) and scratch tables bench_<token>_*; "
+        "its child processes archive into its scratch folder (never Google Drive). All of it is removed at the "
+        "end, also on Ctrl-C or SIGTERM; what a killed run left is removed by the next run. No user's table, "
+        "file or archive is touched."
     )
 
     def add_arguments(self, parser):
@@ -44,9 +46,16 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", metavar="PATH", help="Also write the figures to this JSON file.")
         parser.add_argument(
-            "--dir", metavar="PATH", help="Folder for the generated files (default: a new temporary folder)."
+            "--dir",
+            metavar="PATH",
+            help="Folder in which the run makes its scratch folder (default: the system's temporary folder); "
+            "with --keep-files, the generated files are kept there.",
         )
-        parser.add_argument("--keep-files", action="store_true", help="Keep the generated files.")
+        parser.add_argument(
+            "--keep-files",
+            action="store_true",
+            help="Keep the generated files (in --dir, else in a new temporary folder).",
+        )
         parser.add_argument(
             "--xlsx-rows",
             type=int,
@@ -72,7 +81,7 @@ class Command(BaseCommand):
                 progress=self.stderr.write,
                 xlsx_rows=options["xlsx_rows"],
             )
-        except BenchError as exc:
+        except (BenchError, BenchInterrupted) as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write("\n".join(report.lines()))
         if options["json"]:

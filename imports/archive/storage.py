@@ -35,8 +35,8 @@ from googleapiclient.http import MediaFileUpload
 
 from importhub.errors import ImportHubError
 
-from .models import ImportJob
-from .services.intake import file_name_safe
+from ..models import ImportJob
+from ..services.intake import file_name_safe
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
 
-from ..archive import ArchivedFile, ArchiveError, ArchiveStore, LocalArchive, archive_name, archive_store
 from ..models import FAILED_STATUSES, FINAL_STATUSES, ArchiveStatus, ImportJob, JobStatus
-from .jobs import job_status_compare_and_set, job_stored_path
+from ..services.jobs import job_status_compare_and_set, job_stored_path
+from .storage import ArchivedFile, ArchiveError, ArchiveStore, LocalArchive, archive_name, archive_store
 
 logger = logging.getLogger(__name__)
 

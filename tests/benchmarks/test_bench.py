@@ -4,16 +4,18 @@ Timings are never asserted: they are the report's business, not the tests'."""
 
 import csv
 import json
+import re
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from imports.bench import SALES_COLUMNS, sales_file_of_size, sales_file_write, sizes_parse
-from imports.models import ImportJob
+from benchmarks.bench import SALES_COLUMNS, sales_file_of_size, sales_file_write, sizes_parse
+from imports.models import Distributor
+from tests.imports.conftest import table_rows
 
-from .conftest import table_count, table_rows
+from .conftest import NOTHING_LEFT, leftovers
 
 EXPECTED = {
     "mysql": [
@@ -86,15 +88,12 @@ def test_sales_file_of_size_writes_whole_lines_up_to_the_size(tmp_path):
     assert content.count(b"\n") == rows + 1
 
 
-@pytest.mark.django_db(transaction=True)
-def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path):
-    call_command("load_demo_config", verbosity=0)
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote('sales')} ({quote('distid')}, {quote('dono')}, {quote('qty')}) VALUES (%s, %s, %s)",
-            ["31001", "DO-USER-1", 7],
-        )
+def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path, user_sales, settings):
+    for key in ("UPLOAD_DIR", "ARCHIVE_DIR", "MEDIA_ROOT", "IMPORT_WORK_DIR"):
+        setattr(settings, key, tmp_path / "user" / key.lower())
+    # An installation with distributors: its users' uploads must name one; the benchmark's own need not.
+    Distributor.objects.create(code="31001", name="A user's distributor")
+    before = user_sales()
     out, figures_path = StringIO(), tmp_path / "figures.json"
 
     call_command(
@@ -102,7 +101,7 @@ def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path):
         rows=20_000,
         quick_sizes="10MB",
         json=str(figures_path),
-        dir=str(tmp_path),
+        dir=str(tmp_path / "bench"),
         stdout=out,
         stderr=StringIO(),
     )
@@ -112,6 +111,7 @@ def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path):
         assert name in report
     for column in ("rows/s", "peak RSS MB", "goal", "result"):
         assert column in report
+    assert re.search(r"the engine imported into bench_[0-9a-f]{8}_sales", report)
     figures = json.loads(figures_path.read_text())
     measured = {m["key"]: m for m in figures["measurements"]}
     assert measured["engine"]["rows"] == 20_000
@@ -119,14 +119,13 @@ def test_bench_import_measures_everything_and_leaves_no_trace(tmp_path):
     assert [g["result"] for g in measured["engine"]["goals"]][1] in ("PASS", "MISS")
     assert measured["quick_head_10 MB"]["rows"] > 100_000
     assert figures["load_method"].startswith(connection.vendor)
-    # The user's row is still there, the benchmark's rows and jobs are gone, and so are its tables and files.
-    assert table_count("sales") == 1
-    assert table_rows("sales", "dono") == [("DO-USER-1",)]
-    assert not ImportJob.objects.exists()
-    with connection.cursor() as cursor:
-        tables = connection.introspection.table_names(cursor)
-    assert [t for t in tables if t.startswith("bench_")] == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures.json"]
+    # The user's table (rows, ids, values, unique column) and configuration are as they were.
+    assert user_sales() == before
+    assert table_rows("sales", "dono, qty") == [("DO-USER-1", 7), ("DO-USER-2", -2), ("DO-USER-3", 11)]
+    # The benchmark's configuration, tables, jobs, batches and files are gone.
+    assert leftovers(tmp_path / "user") == NOTHING_LEFT
+    assert list((tmp_path / "bench").iterdir()) == []
+    assert list(Distributor.objects.values_list("code", flat=True)) == ["31001"]
 
 
 def test_bench_import_refuses_a_bad_size():
