@@ -111,13 +111,8 @@ EXAMPLE = {
     "updated_at": "2026-10-01T08:00:00+07:00",
 }
 WRITE_EXAMPLE = {
-    "code": "31001",
-    "name": "PT Sumber Makmur",
-    "is_active": True,
-    "contact_emails": ["data@sumber.example"],
-    "tables": ["sales", "stocks"],
-    "cadence": "monthly",
-    "due_day": 10,
+    key: EXAMPLE[key]
+    for key in ("code", "name", "is_active", "contact_emails", "tables", "cadence", "due_day")
 }
 CODE = OpenApiParameter("code", str, OpenApiParameter.PATH, description="The distributor's code.")
 ONE = envelope("DistributorResponse", DistributorSerializer())
