@@ -82,10 +82,14 @@ def job_heartbeat_write(*, job_id: int, processed_rows: int, at: dt.datetime | N
     try:
         if writer is not connection:
             writer.ensure_connection()
-            if writer.vendor == "mysql" and not getattr(writer, "_heartbeat_session_set", False):
+            # Per database session: a heartbeat that failed closed it, and CONN_MAX_AGE renews it.
+            if (
+                writer.vendor == "mysql"
+                and getattr(writer, "_heartbeat_session", None) is not writer.connection
+            ):
                 with writer.cursor() as cursor:
                     cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {MYSQL_LOCK_WAIT_SECONDS}")
-                writer._heartbeat_session_set = True
+                writer._heartbeat_session = writer.connection
         with writer.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {table} SET beat_at = %s, processed_rows = %s WHERE job_id = %s",

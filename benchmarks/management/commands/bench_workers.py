@@ -530,10 +530,11 @@ class _Bench:
             long_running, timeout=self.options["timeout"], what="the long import to start", children=workers
         )
         self.progress(f"long import running: {each} quick and {each} full small uploads")
-        small = sales_file_bytes(rows=self.options["upload_rows"], tag=f"L-{uuid.uuid4().hex[:6]}")
         figures = LongImportFigures(rows=rows, workers=2, seconds=0, rows_per_second=0, status=0)
         small_batches = []
         for n in range(each):
+            # A file of its own each time: identical content already imported would be refused as re-sent.
+            small = sales_file_bytes(rows=self.options["upload_rows"], tag=f"L{n}-{uuid.uuid4().hex[:6]}")
             for mode in ("quick", "full"):
                 status, body, seconds = post_import(
                     port,
