@@ -328,10 +328,11 @@ def _covering_jobs(*, distributor: Distributor, tables: Iterable[str], periods: 
             entry[0] += rows
             if amount:
                 entry[1] = Decimal(amount) + (entry[1] or 0)
-    with_days = set(JobPeriodTotal.objects.filter(job__in=jobs).values_list("job_id", flat=True).distinct())
-    # Files without a period column: uploaded within a period after the range's first one.
-    undated = jobs.exclude(pk__in=with_days).filter(
-        created_at__gte=_aware(first), created_at__lt=_aware(last + dt.timedelta(days=32))
+    # Files without a period column (no day totals): uploaded within a period after the range's first one.
+    undated = jobs.filter(
+        period_totals__isnull=True,
+        created_at__gte=_aware(first),
+        created_at__lt=_aware(last + dt.timedelta(days=32)),
     )
     keys = {p.key for p in periods}
     fields = ("id", "batch_id", "table_name", "created_at", "error_count", "success_count", "summary")
