@@ -12,7 +12,7 @@ MASKED_ITEMS_MAX = 200
 # Settings and environment variables hidden by name (Django's own list, plus our connection URLs and keys).
 HIDDEN_NAMES = re.compile(
     r"API|AUTH|TOKEN|KEY|SECRET|PASS|PWD|SIGNATURE|COOKIE|CREDENTIAL|PRIVATE|DSN"
-    r"|DATABASE_URL|REDIS_URL|EMAIL_URL|BROKER_URL|CACHE_URL",
+    r"|DATABASE_URL|REDIS_URL|EMAIL_URL|INBOX_IMAP_URL|BROKER_URL|CACHE_URL",
     flags=re.I,
 )
 # Local variables of the traceback: a narrower list, so that a loop's `key` stays readable.

@@ -358,3 +358,78 @@ class JobPeriodTotal(models.Model):
 
     def __str__(self) -> str:
         return f"job {self.job_id} {self.day}: {self.rows} rows"
+
+
+class InboxKind(models.TextChoices):
+    FOLDER = "folder", "Inbox folder"
+    MAIL = "mail", "Mailbox"
+
+
+class InboxClaimState(models.TextChoices):
+    CLAIMED = "claimed", "Claimed"  # taken by one scanner, its batch not yet submitted
+    SUBMITTED = "submitted", "Submitted"  # its batch exists; waiting for the batch's jobs to end
+    DONE = "done", "Done"  # the file moved to processed/ or failed/; the message filed (and answered)
+    REJECTED = "rejected", "Rejected"  # a message from an unknown sender or with no usable attachment
+
+
+class InboxClaim(models.Model):
+    """One inbox file (by path + size + mtime) or one mailbox message (by Message-ID), claimed in the
+    database before it is read, so that it is imported once: a second scanner's claim of the same key fails
+    on the unique constraint, and a scanner that died after its claim is resumed from it. `batch_id` is
+    chosen at claim time and given to the batch, so a resumed claim can tell whether its batch was made."""
+
+    kind = models.CharField(max_length=10, choices=InboxKind.choices)
+    key = models.CharField(
+        max_length=64, help_text="SHA-256 of the identity (path, size, mtime; Message-ID)."
+    )
+    source = models.CharField(
+        max_length=100, help_text="The inbox folder's distributor code, or the mailbox's folder name."
+    )
+    name = models.CharField(
+        max_length=1000, help_text="The file's path in its folder; the message's subject."
+    )
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    mtime_ns = models.BigIntegerField(null=True, blank=True)
+    message_id = models.CharField(max_length=998, blank=True)
+    sender = models.CharField(max_length=320, blank=True)
+    distributor = models.ForeignKey(
+        Distributor, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbox_claims"
+    )
+    batch_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    state = models.CharField(max_length=10, choices=InboxClaimState.choices, default=InboxClaimState.CLAIMED)
+    claimed_by = models.CharField(max_length=200, help_text="host:pid:start of the scanner that holds it.")
+    claimed_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    result = models.JSONField(default=dict, blank=True, help_text="The outcome written beside it / replied.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-claimed_at"]
+        indexes = [models.Index(fields=["kind", "state"], name="inbox_claim_kind_state")]
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="inbox_claim_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source}/{self.name} ({self.state})"
+
+
+class InboxScan(models.Model):
+    """What the last scan of one inbox folder or of the mailbox saw, for the inbox page: when it ran, what it
+    took, the files still settling, and its last error (kept until a scan succeeds)."""
+
+    kind = models.CharField(max_length=10, choices=InboxKind.choices)
+    source = models.CharField(max_length=100, help_text="The distributor code, or the mailbox's folder name.")
+    last_scan_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_taken = models.PositiveIntegerField(default=0, help_text="Files or messages the last scan took.")
+    waiting = models.JSONField(
+        default=list, blank=True, help_text='Files still settling: [{"name", "size", "mtime", "settles_at"}].'
+    )
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "source"]
+        constraints = [models.UniqueConstraint(fields=["kind", "source"], name="inbox_scan_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source}"

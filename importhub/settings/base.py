@@ -298,6 +298,22 @@ COMPLIANCE_STAFF_EMAILS = env.list("COMPLIANCE_STAFF_EMAILS", default=[])
 # When (server time zone, HH:MM) the daily reminder schedule runs.
 REMINDERS_AT = env("REMINDERS_AT", default="07:00")
 
+# --- Unattended intake: inbox folders and a mailbox ----------------------------------------------
+# One folder per distributor code under INBOX_DIR (empty: no inbox folders).
+INBOX_DIR = env("INBOX_DIR", default="")
+# How often the inbox schedule runs (django-q2 schedules run in whole minutes: rounded up, at least 1).
+INBOX_POLL_SECONDS = env.int("INBOX_POLL_SECONDS", default=60)
+# A file is taken once its size and mtime have not changed for this long.
+INBOX_SETTLE_SECONDS = env.int("INBOX_SETTLE_SECONDS", default=30)
+# A claim whose scanner is gone (same host: its process has ended; another host: this long) is resumed.
+INBOX_CLAIM_STALE_SECONDS = env.int("INBOX_CLAIM_STALE_SECONDS", default=900)
+# The mailbox, e.g. imaps://user:pass@mail.example.com:993/INBOX (empty: no mailbox).
+INBOX_IMAP_URL = env("INBOX_IMAP_URL", default="")
+# A CA file to trust for the IMAP server's certificate (empty: the system's trust store).
+INBOX_IMAP_CA_FILE = env("INBOX_IMAP_CA_FILE", default="")
+# Reply to each message's sender with its batch's outcome (through EMAIL_URL).
+INBOX_REPLY = env.bool("INBOX_REPLY", default=False)
+
 # --- Health and metrics -------------------------------------------------------------------------
 # /healthz and /readyz are open (load balancers, probes); /metrics only with `Authorization: Bearer
 # <METRICS_TOKEN>` or from a client address (REMOTE_ADDR, never X-Forwarded-For) in METRICS_ALLOWED_IPS

@@ -154,6 +154,7 @@ def import_batch_submit(
     enqueue: bool = True,
     source: str = BatchSource.API,
     force: bool = False,
+    batch_id: uuid.UUID | None = None,
 ) -> BatchResult:
     """Store, unpack and quick-validate a batch; in full/both/dry_run mode create its jobs and queue the
     valid ones (a dry run's task checks every row and loads nothing). Every submission is recorded as an
@@ -162,6 +163,9 @@ def import_batch_submit(
     With `enqueue=False` the valid jobs are left waiting for the caller to run (the CLI's --wait).
     A file whose content was already imported into its table (or sent twice) is refused in full/both mode
     unless `force` (services/resent.py); quick and dry_run only warn.
+
+    `batch_id` is the caller's own id for the batch (an inbox claim chooses it before the files are read);
+    default: a new one.
     """
     uploads_check(uploads)
     mode = mode_normalize(mode)
@@ -169,7 +173,9 @@ def import_batch_submit(
     dist_id = (dist_id or "").strip()
     submit_fields_check(table_name=table_name, dist_id=dist_id)
     # Before anything is stored: a refused distributor leaves no file, batch or job behind.
-    batch = BatchResult(batch_id=uuid.uuid4(), mode=mode, distributor=distributor_for_upload(dist_id=dist_id))
+    batch = BatchResult(
+        batch_id=batch_id or uuid.uuid4(), mode=mode, distributor=distributor_for_upload(dist_id=dist_id)
+    )
     batch_dir = Path(settings.UPLOAD_DIR) / str(batch.batch_id)
     limits = intake_limits()
     try:

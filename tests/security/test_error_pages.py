@@ -215,13 +215,15 @@ SECRETS = {
     "EMAIL_URL": "smtp+tls://mailer:pw-email-3@smtp.internal:587",
     "GDRIVE_CREDENTIALS_JSON": '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\npw-key-4\\n-----END PRIVATE KEY-----\\n"}',
     "GDRIVE_CREDENTIALS": "/etc/importhub/pw-keyfile-5.json",
+    "INBOX_IMAP_URL": "imaps://intake:pw-imap-11@mail.internal:993/INBOX",
 }
 NESTED = {"redis": "redis://worker:pw-nested-6@cache.internal:6379/1", "other": ["x"]}
 DSN_LIST = ["host=db user=importhub password=pw-pair-7 dbname=importhub"]
 ENVIRONMENT = {"BACKUP_TARGET": "sftp://backup:pw-env-8@nas.internal/importhub"}
 LOCALS = {"password": "pw-local-9", "upstream": "mysql://importhub:pw-local-10@db.internal/importhub"}
 PASSWORDS = [
-    f"pw-{n}" for n in ("database-1", "redis-2", "email-3", "key-4", "keyfile-5", "nested-6", "pair-7")
+    f"pw-{n}"
+    for n in ("database-1", "redis-2", "email-3", "key-4", "keyfile-5", "nested-6", "pair-7", "imap-11")
 ]
 PASSWORDS_OF_THE_REQUEST = ["pw-env-8", "pw-local-9", "pw-local-10"]
 
