@@ -13,7 +13,13 @@ from tableconfig.api.urls import routes as config_routes
 
 # One router for every resource: GET /api/ lists them (`api-root`); paths without trailing slashes.
 api_router = ApiRouter(
-    links={"import": "api-import", "compliance": "api-compliance", "schema": "api-schema", "docs": "api-docs"}
+    links={
+        "import": "api-import",
+        "compliance": "api-compliance",
+        "inbox": "api-inbox",
+        "schema": "api-schema",
+        "docs": "api-docs",
+    }
 )
 for prefix, viewset, basename in (*config_routes, *import_routes):
     api_router.register(prefix, viewset, basename=basename)

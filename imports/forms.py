@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tableconfig.models import ImportTable
 
-from .models import Distributor, ImportMode
+from .models import BatchSource, Distributor, ImportMode
 from .selectors import BATCH_STATUSES
 from .services.distributors import distributors_required
 from .services.export import RowFilter
@@ -136,6 +136,9 @@ class BatchFilterForm(PageForm):
     table_name = forms.ChoiceField(required=False, label="Table")
     dist_id = forms.CharField(required=False, max_length=50, label="Distributor id")
     distributor = forms.ChoiceField(required=False, label="Distributor")
+    source = forms.ChoiceField(
+        required=False, choices=[("", "Any source"), *BatchSource.choices], label="Source"
+    )
     created_after = forms.DateField(required=False, label="From", widget=DateInput)
     created_before = forms.DateField(required=False, label="To", widget=DateInput)
 
@@ -182,6 +185,7 @@ class BatchFilterForm(PageForm):
             "table_name": data.get("table_name") or None,
             "dist_id": (data.get("dist_id") or "").strip() or None,
             "distributor": data.get("distributor") or None,
+            "source": data.get("source") or None,
             "created_after": data.get("created_after_at"),
             "created_before": data.get("created_before_at"),
         }

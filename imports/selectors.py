@@ -8,7 +8,7 @@ import uuid
 from django.db.models import Max, Min, QuerySet
 from django.urls import reverse
 
-from .models import ArchiveStatus, ImportJob, ImportMode, JobStatus
+from .models import ArchiveStatus, ImportBatch, ImportJob, ImportMode, JobStatus
 from .services.jobs import job_progress_get
 
 ACTIVE = (
@@ -87,9 +87,10 @@ def _job_error_lines(job: ImportJob) -> list[str]:
     return lines
 
 
-def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
+def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob], *, source: str | None = None) -> dict:
     """One batch; its totals (rows, imported, rejected) count only the files whose import still stands: a
-    reverted file is listed (`reverted_files`) but no longer counted."""
+    reverted file is listed (`reverted_files`) but no longer counted. `source` is where the batch came from
+    (upload, api, cli, inbox, email; None for a batch older than its record)."""
     files = [j for j in jobs if j.status != JobStatus.SKIPPED]
     counted = [j for j in files if j.reverted_at is None]
     tables = list(dict.fromkeys(j.table_name for j in files if j.table_name))
@@ -100,6 +101,7 @@ def batch_dict(batch_id: uuid.UUID | str, jobs: list[ImportJob]) -> dict:
         "table_name": ", ".join(tables),
         "dist_id": next((j.dist_id for j in jobs if j.dist_id), ""),
         "distributor": next((j.distributor.code for j in jobs if j.distributor_id), None),
+        "source": source,
         "status": status,
         "total_rows": sum(j.total_rows for j in counted),
         "processed_rows": sum(job_progress_get(j) for j in counted),
@@ -126,7 +128,10 @@ def batch_get(*, user, batch_id) -> dict | None:
         .select_related("table", "reverted_by", "distributor")
         .order_by("id")
     )
-    return batch_dict(batch_id, jobs) if jobs else None
+    if not jobs:
+        return None
+    source = ImportBatch.objects.filter(batch_id=batch_id).values_list("source", flat=True).first()
+    return batch_dict(batch_id, jobs, source=source)
 
 
 def batches_list(
@@ -138,12 +143,15 @@ def batches_list(
     dist_id: str | None = None,
     distributor: str | None = None,
     table_name: str | None = None,
+    source: str | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
 ) -> list[dict]:
-    """Newest batches first, filtered; `status` is the batch's own status (computed from its files), and
-    `distributor` a distributor's code."""
+    """Newest batches first, filtered; `status` is the batch's own status (computed from its files),
+    `distributor` a distributor's code and `source` where the batches came from (BatchSource)."""
     jobs = jobs_visible(user)
+    if source:
+        jobs = jobs.filter(batch_id__in=ImportBatch.objects.filter(source=source).values("batch_id"))
     if dist_id:
         jobs = jobs.filter(dist_id=dist_id)
     if distributor:
@@ -174,8 +182,9 @@ def batches_list(
             .order_by("id")
         ):
             by_batch.setdefault(job.batch_id, []).append(job)
+        sources = dict(ImportBatch.objects.filter(batch_id__in=page).values_list("batch_id", "source"))
         for batch_id in page:
-            batch = batch_dict(batch_id, by_batch.get(batch_id, []))
+            batch = batch_dict(batch_id, by_batch.get(batch_id, []), source=sources.get(batch_id))
             if status and batch["status"] != status:
                 continue
             if skipped < offset:

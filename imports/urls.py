@@ -8,6 +8,7 @@ from . import (
     views_compliance,
     views_data,
     views_distributors,
+    views_inbox,
     views_mapping,
     views_revert,
     views_workflow,
@@ -51,6 +52,7 @@ urlpatterns = [
     ),
     path("batches/<uuid:batch_id>/files/<int:job_id>/revert/", views_revert.job_revert, name="job-revert"),
     path("compliance/", views_compliance.compliance_page, name="compliance"),
+    path("inbox/", views_inbox.inbox_page, name="inbox"),
     path("compliance.csv", views_compliance.compliance_csv, name="compliance-csv"),
     path("compliance/<str:code>/", views_compliance.compliance_distributor, name="compliance-distributor"),
     # The older app's pages.

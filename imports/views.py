@@ -99,6 +99,7 @@ def _batch_row(batch: dict) -> dict:
     return {
         **batch,
         "status_label": BATCH_STATUS_LABELS.get(batch["status"], batch["status"]),
+        "source_label": BatchSource(batch["source"]).label if batch["source"] else "",
         "created": parse_datetime(batch["created_at"]) if batch["created_at"] else None,
         "file_names": [f["filename"] for f in files],
         "missing_count": len(batch["files"]) - len(files),

@@ -58,6 +58,7 @@ def test_api_root_lists_the_resources_with_their_addresses(reader):
         "distributors": "http://testserver/api/distributors",
         "import": "http://testserver/api/import",
         "compliance": "http://testserver/api/compliance",
+        "inbox": "http://testserver/api/inbox",
         "schema": "http://testserver/api/schema/",
         "docs": "http://testserver/api/docs/",
         "columns": "http://testserver/api/columns/{id}",

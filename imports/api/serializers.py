@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from importhub.api import envelope
 
-from ..models import ImportMode
+from ..models import BatchSource, ImportMode
 from ..selectors import BATCH_STATUSES
 
 # The modes `POST /api/import` accepts today (mode_normalize refuses the others).
@@ -154,6 +154,12 @@ class BatchSerializer(serializers.Serializer):
     table_name = serializers.CharField(help_text="The batch's tables, comma-separated.")
     dist_id = serializers.CharField()
     distributor = serializers.CharField(allow_null=True, help_text="The linked distributor's code.")
+    source = serializers.ChoiceField(
+        choices=BatchSource.choices,
+        allow_null=True,
+        help_text="Where the batch came from: upload (the staff form), api, cli, inbox (an inbox folder), "
+        "email (the mailbox); null for batches older than the record.",
+    )
     status = serializers.ChoiceField(choices=list(BATCH_STATUSES))
     total_rows = serializers.IntegerField()
     processed_rows = serializers.IntegerField()

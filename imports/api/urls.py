@@ -4,7 +4,7 @@
 
 from django.urls import path
 
-from . import compliance, distributors, views
+from . import compliance, distributors, inbox, views
 
 routes = [
     ("jobs", views.JobViewSet, "api-job"),
@@ -14,4 +14,5 @@ routes = [
 urlpatterns = [
     path("import", views.ImportView.as_view(), name="api-import"),
     path("compliance", compliance.ComplianceView.as_view(), name="api-compliance"),
+    path("inbox", inbox.InboxView.as_view(), name="api-inbox"),
 ]

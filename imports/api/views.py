@@ -27,7 +27,7 @@ from importhub.api import ERROR, ERRORS_AUTH, ERRORS_READ, ok
 from importhub.errors import ImportHubError, LimitExceeded, NotFound
 
 from ..archive.workflow import job_archive_local_path
-from ..models import ImportJob, ImportMode
+from ..models import BatchSource, ImportJob, ImportMode
 from ..selectors import BATCH_STATUSES, batch_get, batches_list, job_detail_dict, jobs_visible
 from ..services.batches import BatchResult, NoValidFiles, Upload, import_batch_submit, mode_normalize
 from ..services.resent import force_normalize
@@ -336,6 +336,7 @@ BATCH_EXAMPLE = {
     "table_name": "sales",
     "dist_id": "31001",
     "distributor": "31001",
+    "source": "api",
     "status": "completed_with_errors",
     "total_rows": 10,
     "processed_rows": 10,
@@ -421,6 +422,9 @@ class JobViewSet(viewsets.ViewSet):
                 "distributor", str, description="A distributor's code: the batches linked to it."
             ),
             OpenApiParameter("table_name", str, description="At most 63 characters."),
+            OpenApiParameter(
+                "source", str, enum=list(BatchSource.values), description="Where the batches came from."
+            ),
             OpenApiParameter("created_after", str, description="Date or date-time."),
             OpenApiParameter("created_before", str, description="Date or date-time."),
         ],
@@ -437,8 +441,14 @@ class JobViewSet(viewsets.ViewSet):
             raise InvalidParameter(
                 "status", f"'{batch_status[:40]}' is not one of {', '.join(BATCH_STATUSES)}."
             )
+        source = request.query_params.get("source") or None
+        if source and source not in BatchSource.values:
+            raise InvalidParameter(
+                "source", f"'{source[:40]}' is not one of {', '.join(BatchSource.values)}."
+            )
         data = batches_list(
             user=request.user,
+            source=source,
             limit=_int_param(request, "limit", 50, low=1, high=500),
             offset=_int_param(request, "offset", 0, low=0, high=10**9),
             status=batch_status,

@@ -198,6 +198,7 @@ ENDPOINTS = [
     ),
     # A read with its own permission: the answer (the grid) is the effect.
     Endpoint("compliance", "get", "/api/compliance", "imports.view_distributor", 200, written=lambda c: True),
+    Endpoint("inbox", "get", "/api/inbox", "imports.view_inboxclaim", 200, written=lambda c: True),
     Endpoint(
         "distributors", "get", "/api/distributors", "imports.view_distributor", 200, written=lambda c: True
     ),
