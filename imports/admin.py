@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from importhub.errors import ImportHubError
 
 from .archive.workflow import archive_retry
-from .models import Distributor, ImportBatch, ImportJob
+from .models import Distributor, ImportBatch, ImportJob, InboxClaim
 from .selectors import job_archive_url
 from .services.distributors import FIELDS as DISTRIBUTOR_FIELDS
 from .services.distributors import DistributorInvalid, distributor_check, distributor_due_text
@@ -361,6 +361,29 @@ class ImportBatchAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in ImportBatch._meta.concrete_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
+@admin.register(InboxClaim)
+class InboxClaimAdmin(admin.ModelAdmin):
+    """Read-only: claims are made by the inbox scans. A superuser may delete one (the file or message is then
+    taken again by the next scan, if it is still there)."""
+
+    list_display = ("kind", "source", "name", "sender", "state", "batch_id", "claimed_at", "updated_at")
+    list_filter = ("kind", "state", "source")
+    search_fields = ("name", "sender", "message_id", "batch_id")
+    date_hierarchy = "claimed_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in InboxClaim._meta.concrete_fields]
 
     def has_add_permission(self, request):
         return False

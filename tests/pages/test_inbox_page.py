@@ -171,3 +171,12 @@ def test_batches_list_and_api_show_and_filter_the_source(client, viewer, demo_ta
     assert api.get(f"/api/jobs/{inbox}").json()["data"]["source"] == "inbox"
     refused = api.get("/api/jobs?source=fax")
     assert refused.status_code == 400 and "source" in refused.json()["error"]
+
+
+def test_inbox_claims_admin_lists_claims_read_only(admin_client, inbox_state):
+    listing = html.unescape(admin_client.get("/admin/imports/inboxclaim/?state=rejected").content.decode())
+    assert "November sales" in listing and "sales_nov.csv" not in listing
+    assert admin_client.get("/admin/imports/inboxclaim/add/").status_code == 403
+    change = admin_client.post(f"/admin/imports/inboxclaim/{inbox_state.pk}/change/", {"state": "done"})
+    assert change.status_code in (302, 403)
+    assert InboxClaim.objects.get(pk=inbox_state.pk).state == InboxClaimState.SUBMITTED
