@@ -111,6 +111,7 @@ def test_inbox_page_shows_scans_settling_files_errors_and_rejected_messages(clie
     assert "sales_nov.csv" in page and f"/batches/{inbox_state.batch_id}/" in page
     assert "replies to senders are on" in page
     assert 'href="/inbox/"' in page  # the menu links to it for whoever may see it
+    assert 'href="/batches/?source=inbox"' in page and 'href="/batches/?source=email"' in page
 
 
 def test_inbox_page_says_what_to_set_when_intake_is_off(client, viewer, settings):
