@@ -9,6 +9,7 @@ import email.policy
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from email.message import EmailMessage
 from pathlib import Path
@@ -315,7 +316,8 @@ def test_mailbox_poll_files_a_message_whose_claim_was_decided_before_the_poller_
 
 
 def test_two_pollers_at_once_take_each_message_once(mailbox, tmp_path, settings):
-    raws = [message(files=(NOVEMBER,), subject=f"message {n}") for n in range(6)]
+    COUNT = 12  # noqa: N806
+    raws = [message(files=(NOVEMBER,), subject=f"message {n}") for n in range(COUNT)]
     for raw in raws:
         mailbox.append(raw)
     env = child_env(
@@ -324,9 +326,11 @@ def test_two_pollers_at_once_take_each_message_once(mailbox, tmp_path, settings)
         INBOX_REPLY="false",
         EMAIL_URL="consolemail://",
     )
+    # Both start polling at the same moment, once Django is set up in each.
+    start = time.time() + 4
     code = (
-        "import django; django.setup(); from imports.services.inbox_mail import mailbox_poll; "
-        "r = mailbox_poll(); print(r.taken, r.filed, '|', r)"
+        "import time, django; django.setup(); from imports.services.inbox_mail import mailbox_poll; "
+        f"time.sleep(max(0, {start} - time.time())); r = mailbox_poll(); print(r.taken, r.filed, '|', r)"
     )
     pollers = [
         subprocess.Popen(
@@ -338,11 +342,13 @@ def test_two_pollers_at_once_take_each_message_once(mailbox, tmp_path, settings)
     assert all(p.returncode == 0 for p in pollers), outputs
 
     taken = [int(out.strip().splitlines()[-1].split()[0]) for out in outputs]
-    assert sum(taken) == 6, outputs
-    assert ImportBatch.objects.count() == 6
-    assert ImportJob.objects.exclude(status=JobStatus.SKIPPED).count() == 6  # queued (no worker runs here)
-    assert sorted(c.state for c in InboxClaim.objects.all()) == [InboxClaimState.SUBMITTED] * 6
-    assert mailbox.folder("INBOX") == [] and len(mailbox.folder("Processed")) == 6
+    assert sum(taken) == COUNT, outputs
+    assert ImportBatch.objects.count() == COUNT
+    assert (
+        ImportJob.objects.exclude(status=JobStatus.SKIPPED).count() == COUNT
+    )  # queued (no worker runs here)
+    assert sorted(c.state for c in InboxClaim.objects.all()) == [InboxClaimState.SUBMITTED] * COUNT
+    assert mailbox.folder("INBOX") == [] and len(mailbox.folder("Processed")) == COUNT
 
 
 def test_mailbox_login_failure_is_recorded_and_the_next_good_poll_clears_it(mailbox, smtp, settings):
