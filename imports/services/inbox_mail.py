@@ -47,7 +47,7 @@ from django.core.mail import EmailMessage as OutgoingMessage
 from django.db import transaction
 from django.utils import timezone
 
-from importhub.errors import ImportHubError
+from importhub.errors import ImportHubError, StorageUnavailable
 
 from ..models import (
     FINAL_STATUSES,
@@ -184,8 +184,18 @@ def mailbox_poll(*, now: dt.datetime | None = None) -> MailPollReport:
         report.error = str(exc)
     except (OSError, imaplib.IMAP4.error) as exc:
         report.error = f"{address.host}:{address.port}: {_problem(exc)}"
+    except Exception as exc:
+        # Never a crash of the schedule: the error is shown on the inbox page and the next poll tries again.
+        logger.exception("Mailbox %s: unexpected error", address.identity)
+        report.error = f"unexpected error ({type(exc).__name__}: {exc}); the details are in the log"
     # Replies need no IMAP: they go out even when the server is unreachable this time.
-    report.replies = mail_replies_send()
+    try:
+        report.replies = mail_replies_send()
+    except Exception as exc:
+        logger.exception("Mailbox %s: replies not sent", address.identity)
+        report.error = (
+            report.error or f"replies not sent ({type(exc).__name__}: {exc}); the details are in the log"
+        )
     _scan_record(source=address.folder, report=report, now=now)
     return report
 
@@ -416,15 +426,22 @@ def _message_take(
             report.filed += 1
         return
     claim = taken.claim
-    if taken.resumed and ImportBatch.objects.filter(batch_id=claim.batch_id).exists():
-        # Its batch was made (and committed) before the poller died: only the filing is left.
-        _claim_decide(claim, InboxClaimState.SUBMITTED)
-    else:
-        if raw is None:
-            raw = _fetch(imap, uid, "BODY.PEEK[]")
+    try:
+        if taken.resumed and ImportBatch.objects.filter(batch_id=claim.batch_id).exists():
+            # Its batch was made (and committed) before the poller died: only the filing is left.
+            _claim_decide(claim, InboxClaimState.SUBMITTED)
+        else:
             if raw is None:
-                return  # gone meanwhile: the claim stays, taken over if the message comes back
-        _message_import(claim, raw=raw, head=head)
+                raw = _fetch(imap, uid, "BODY.PEEK[]")
+            if raw is None:
+                _claim_release(claim)  # gone meanwhile (moved by someone): claimed again if it comes back
+                return
+            _message_import(claim, raw=raw, head=head)
+    except BaseException:
+        # Not decided (the server went away, the upload folder is not writable, a bug): let the claim go, so
+        # the next poll tries the message again rather than leaving it to a successor of this process.
+        _claim_release(claim)
+        raise
     report.taken += 1
     if claim.state == InboxClaimState.REJECTED:
         report.rejected += 1
@@ -455,6 +472,11 @@ def _filing_take(claim: InboxClaim) -> bool:
 def _file(imap: imaplib.IMAP4, uid: bytes, *, claim: InboxClaim, folders: _Folders) -> None:
     target = REJECTED_FOLDER if claim.state == InboxClaimState.REJECTED else PROCESSED_FOLDER
     _message_move(imap, uid, folder=folders.name(target))
+
+
+def _claim_release(claim: InboxClaim) -> None:
+    """Drop this poller's undecided claim (no batch was committed for it)."""
+    InboxClaim.objects.filter(pk=claim.pk, state=InboxClaimState.CLAIMED, claimed_by=scanner_id()).delete()
 
 
 def _claim_decide(claim: InboxClaim, state: str, **fields) -> None:
@@ -546,6 +568,8 @@ def _message_import(claim: InboxClaim, *, raw: bytes, head: _Head) -> None:
             result["warnings"] = batch.warnings
             result.pop("reply", None)
             _claim_decide(claim, InboxClaimState.SUBMITTED, distributor=distributor, result=result)
+    except StorageUnavailable as exc:
+        raise MailboxError(f"message {head.message_id or claim.pk} not taken: {exc.message}") from exc
     except ImportHubError as exc:
         names = ", ".join(u.name for u in found.uploads)
         warnings = (exc.details or {}).get("warnings", []) if isinstance(exc.details, dict) else []

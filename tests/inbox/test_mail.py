@@ -370,6 +370,26 @@ def test_mailbox_login_failure_is_recorded_and_the_next_good_poll_clears_it(mail
     assert scan.last_error == "" and scan.last_error_at is None and scan.last_ok_at is not None
 
 
+def test_a_message_not_taken_for_a_server_problem_stays_and_is_taken_at_the_next_poll(
+    mailbox, smtp, settings
+):
+    mailbox.append(message(files=(NOVEMBER,)))
+    upload_dir = settings.UPLOAD_DIR
+    not_a_folder = Path(settings.TEST_VAR) / "uploads-is-a-file"
+    not_a_folder.write_text("")
+    settings.UPLOAD_DIR = not_a_folder
+
+    report = mailbox_poll()
+
+    assert "not taken: The upload folder is not writable" in report.error
+    assert InboxClaim.objects.count() == 0 and ImportBatch.objects.count() == 0
+    assert len(mailbox.folder("INBOX")) == 1
+
+    settings.UPLOAD_DIR = upload_dir
+    assert mailbox_poll().processed == 1
+    assert table_count("sales") == 8 and mailbox.folder("INBOX") == []
+
+
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
