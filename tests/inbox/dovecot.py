@@ -207,12 +207,15 @@ def dovecot_start() -> Dovecot:
     )
     server = Dovecot(root=root, imap_port=imap_port, imaps_port=imaps_port, process=process)
     deadline = time.monotonic() + 20
-    while not _ready(server):
-        if process.poll() is not None or time.monotonic() > deadline:
-            out = (root / "dovecot.out").read_text(errors="replace") + server.log()
-            dovecot_stop(server)
-            pytest.fail(f"dovecot did not start:\n{out}", pytrace=False)
-        time.sleep(0.1)
+    try:
+        while not _ready(server):
+            if process.poll() is not None or time.monotonic() > deadline:
+                out = (root / "dovecot.out").read_text(errors="replace") + server.log()
+                pytest.fail(f"dovecot did not start:\n{out}", pytrace=False)
+            time.sleep(0.1)
+    except BaseException:
+        dovecot_stop(server)  # never a server left running after a failed start
+        raise
     return server
 
 
