@@ -170,8 +170,9 @@ def _ready(server: Dovecot) -> bool:
         return False
 
 
-def dovecot_start() -> Dovecot:
-    """Start a dovecot of the test's own; fails the test, saying what to install, when there is none."""
+def dovecot_start(*, extra_config: str = "") -> Dovecot:
+    """Start a dovecot of the test's own (`extra_config` appended to its configuration); fails the test,
+    saying what to install, when there is none."""
     if not os.path.exists(DOVECOT):
         pytest.fail(MISSING, pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="dovecot-"))
@@ -198,6 +199,7 @@ def dovecot_start() -> Dovecot:
             imap_port=imap_port,
             imaps_port=imaps_port,
         )
+        + extra_config
     )
     process = subprocess.Popen(
         [DOVECOT, "-F", "-c", str(config)],

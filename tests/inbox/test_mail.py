@@ -430,6 +430,36 @@ def test_a_reply_that_cannot_be_sent_is_sent_at_the_next_poll_once(mailbox, smtp
     assert len(smtp.messages) == 1 and InboxClaim.objects.get().state == InboxClaimState.DONE
 
 
+def test_mailbox_without_move_files_by_copy_and_expunge_of_that_message_only(settings, transactional_db):
+    # A server that advertises no MOVE (dovecot told to list only these capabilities after login).
+    server = dovecot_module.dovecot_start(
+        extra_config="protocol imap {\n  imap_capability = IMAP4rev1 UIDPLUS\n}\n"
+    )
+    try:
+        call_command("load_demo_config", verbosity=0)
+        settings.INBOX_IMAP_URL, settings.INBOX_IMAP_CA_FILE = server.url(), server.ca_file
+        settings.INBOX_REPLY = False
+        Distributor.objects.create(code="31001", name="North", contact_emails=[CONTACT])
+        server.append(message(files=(NOVEMBER,)))
+        server.append(message(sender="stranger@example.org"))
+        imap = server.client()
+        _, capabilities = imap.capability()
+        assert b"MOVE" not in capabilities[-1].split() and b"UIDPLUS" in capabilities[-1].split()
+        imap.select("INBOX")
+        # A message someone else marked deleted, and read: it is no unseen message, and the expunge of one UID keeps it.
+        server_kept = message(subject="kept")
+        imap.append("INBOX", r"(\Deleted \Seen)", None, server_kept)
+        imap.logout()
+
+        report = mailbox_poll()
+
+        assert (report.processed, report.rejected) == (1, 1), str(report)
+        assert len(server.folder("Processed")) == 1 and len(server.folder("Rejected")) == 1
+        assert [_parsed(m)["Subject"] for m in server.folder("INBOX")] == ["kept"]
+    finally:
+        dovecot_module.dovecot_stop(server)
+
+
 def test_mailbox_poll_is_off_without_a_url(settings):
     settings.INBOX_IMAP_URL = ""
     report = mailbox_poll()
