@@ -133,6 +133,10 @@ def test_mailbox_poll_imports_a_contacts_csv_files_it_in_processed_and_replies_w
     # Filed in Processed, marked seen; the mailbox's folder is empty.
     assert mailbox.folder("INBOX") == []
     assert [_parsed(m)["Message-ID"] for m in mailbox.folder("Processed")] == [_parsed(raw)["Message-ID"]]
+    imap = mailbox.client()
+    imap.select("Processed", readonly=True)
+    assert len(imap.uid("SEARCH", None, "SEEN")[1][0].split()) == 1
+    imap.logout()
     claim = InboxClaim.objects.get(kind=InboxKind.MAIL)
     assert (claim.state, claim.sender, claim.name) == (InboxClaimState.DONE, CONTACT.lower(), "October sales")
     assert claim.batch_id == batch.batch_id and claim.distributor.code == "31001"
@@ -194,6 +198,14 @@ def test_mailbox_poll_rejects_a_contacts_message_without_a_usable_attachment(mai
         "No usable attachment from north.sales@example.com (31001): report.pdf (not a CSV, TXT, Excel or ZIP file)."
     )
     assert smtp.messages == []  # INBOX_REPLY off
+
+
+def test_mailbox_poll_does_not_answer_an_automatic_message(mailbox, smtp):
+    raw = message(sender="mailer-daemon@example.org", subject="Undelivered Mail")
+    mailbox.append(raw.replace(b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:", 1))
+
+    assert mailbox_poll().rejected == 1
+    assert len(mailbox.folder("Rejected")) == 1 and smtp.messages == []
 
 
 def test_mailbox_poll_refuses_an_inactive_distributors_contact(mailbox, smtp):
@@ -357,7 +369,8 @@ def test_mailbox_login_failure_is_recorded_and_the_next_good_poll_clears_it(mail
 
     report = mailbox_poll()
 
-    assert report.taken == 0 and report.error.startswith("login as importhub at 127.0.0.1:")
+    assert report.taken == 0 and report.error.startswith("login as importhub at 127.0.0.1:"), report.error
+    assert report.error.endswith("refused: IMAP error: [AUTHENTICATIONFAILED] Authentication failed.")
     assert "failed: login as importhub" in str(report)
     scan = InboxScan.objects.get(kind=InboxKind.MAIL, source="INBOX")
     assert scan.last_error == report.error and scan.last_error_at is not None and scan.last_ok_at is None
@@ -393,7 +406,11 @@ def test_a_message_not_taken_for_a_server_problem_stays_and_is_taken_at_the_next
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
-        pytest.param("untrusted", "TLS: the server's certificate is not trusted", id="untrusted-certificate"),
+        pytest.param(
+            "untrusted",
+            "TLS: the server's certificate is not trusted (self-signed certificate); set INBOX_IMAP_CA_FILE",
+            id="untrusted-certificate",
+        ),
         pytest.param("refused", "connection refused", id="nothing-listening"),
     ],
 )
@@ -405,7 +422,7 @@ def test_mailbox_server_problems_are_recorded_not_raised(mailbox, settings, setu
 
     report = mailbox_poll()
 
-    assert expected in report.error
+    assert expected in report.error, report.error
     assert expected in InboxScan.objects.get(kind=InboxKind.MAIL).last_error
 
 
