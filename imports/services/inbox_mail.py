@@ -334,9 +334,9 @@ class _Folders:
 
 
 def _message_move(imap: imaplib.IMAP4, uid: bytes, *, folder: str) -> None:
-    """Move one message (by UID), marked seen: MOVE where the server has it, else COPY, \\Deleted and (with
-    UIDPLUS) UID EXPUNGE of that message only."""
-    imap.uid("STORE", uid, "+FLAGS.SILENT", r"(\Seen)")
+    """Move one message (by UID): MOVE where the server has it, else COPY, \\Deleted and (with UIDPLUS) UID
+    EXPUNGE of that message only. It is not marked seen: a move that fails leaves it unseen, so the next poll
+    finds it and files it (and a new message in Rejected stands out to whoever reads that folder)."""
     if "MOVE" in imap.capabilities:
         typ, data = imap.uid("MOVE", uid, _quoted(folder))
     else:
