@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up: virtualenv, system headers for mysqlclient, Python packages, MySQL database.
-# `scripts/setup.sh test` also installs what the test suite needs: Debian's chromium for the browser tests.
+# `scripts/setup.sh test` also installs what the test suite needs: Debian's chromium for the browser tests and
+# dovecot-imapd for the mailbox tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +41,13 @@ if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 # The browser tests drive the distribution's Chromium through Playwright's bundled driver; Playwright's own
 # browser download (`playwright install`) is never used, since these machines and intranets have no internet.
 if [ "$PURPOSE" = test ] && [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+# The mailbox tests start Debian's dovecot as a test process with a throw-away configuration (tests/inbox/
+# dovecot.py); the system service the package may start is not used: stopped and disabled.
+if [ "$PURPOSE" = test ] && [ ! -x /usr/sbin/dovecot ]; then
+  apt_install dovecot-imapd
+  as_root systemctl disable dovecot.service >/dev/null 2>&1 || true
+  as_root systemctl stop dovecot.service >/dev/null 2>&1 || as_root service dovecot stop >/dev/null 2>&1 || true
+fi
 
 stamp="$VENV/.installed"
 if [ ! -x "$VENV/bin/python" ]; then
