@@ -168,13 +168,7 @@ def _folder_scan(
     code = distributor.code
     claims = InboxClaim.objects.filter(kind=InboxKind.FOLDER, source=code)
     me = scanner_id()
-    for claim in claims.filter(state__in=[InboxClaimState.SUBMITTED, InboxClaimState.CLAIMED]).order_by("id"):
-        if claim.state == InboxClaimState.SUBMITTED:
-            finished = _claim_finish(claim, folder)
-        else:  # a refused file whose move was cut short by the end of its scanner
-            mine = claim.claimed_by == me or claim_scanner_gone(claim, now=timezone.now())
-            finished = bool(claim.result.get("moved_to")) and mine and _move_complete(claim, folder)
-        report.finished += int(finished)
+    report.finished += _claims_finish(claims, folder, me=me)
 
     previous = {w.get("name"): w for w in _scan_row(code).waiting or [] if isinstance(w, dict)}
     settle = dt.timedelta(seconds=settings.INBOX_SETTLE_SECONDS)
@@ -244,7 +238,22 @@ def _folder_scan(
     for group_id, group in groups.items():
         taken += _claims_submit(group, group_id, distributor=distributor, folder=folder, report=report)
     report.taken += taken
+    if taken:  # a file refused by quick validation is final at once
+        report.finished += _claims_finish(claims, folder, me=me)
     _scan_ok(code, now, taken=taken, waiting=waiting)
+
+
+def _claims_finish(claims, folder: Path, *, me: str) -> int:
+    """Finish the folder's submitted claims whose jobs are final; how many were finished."""
+    count = 0
+    for claim in claims.filter(state__in=[InboxClaimState.SUBMITTED, InboxClaimState.CLAIMED]).order_by("id"):
+        if claim.state == InboxClaimState.SUBMITTED:
+            finished = _claim_finish(claim, folder)
+        else:  # a refused file whose move was cut short by the end of its scanner
+            mine = claim.claimed_by == me or claim_scanner_gone(claim, now=timezone.now())
+            finished = bool(claim.result.get("moved_to")) and mine and _move_complete(claim, folder)
+        count += int(finished)
+    return count
 
 
 def _claim_resume(claim: InboxClaim, *, new_batch_id: uuid.UUID) -> uuid.UUID | None:
