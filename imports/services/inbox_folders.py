@@ -173,33 +173,34 @@ def _folder_scan(
     previous = {w.get("name"): w for w in _scan_row(code).waiting or [] if isinstance(w, dict)}
     settle = dt.timedelta(seconds=settings.INBOX_SETTLE_SECONDS)
     waiting: list[dict] = []
-    settled: list[tuple[str, int, int]] = []
     with os.scandir(folder) as entries:
         listed = sorted(
             (e for e in entries if not file_ignored(e.name) and e.is_file(follow_symlinks=False)),
             key=lambda e: e.name,
         )
-        for entry in listed:
-            st = entry.stat(follow_symlinks=False)
-            mtime = dt.datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=dt.UTC)
-            seen = previous.get(entry.name)
-            same = bool(seen) and (seen.get("size"), seen.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
-            if same and now - mtime >= settle:
-                settled.append((entry.name, st.st_size, st.st_mtime_ns))
-            else:
-                waiting.append(
-                    {
-                        "name": entry.name,
-                        "size": st.st_size,
-                        "mtime": mtime.isoformat(),
-                        "mtime_ns": st.st_mtime_ns,
-                        "settles_at": max(mtime + settle, now).isoformat(),
-                    }
-                )
+        stats = [(entry.name, entry.stat(follow_symlinks=False)) for entry in listed]
+    identities = {claim_key(code, name, st.st_size, st.st_mtime_ns): (name, st) for name, st in stats}
+    # A file claimed already (by size and mtime) settled before its claim: no need to wait again.
+    known = {c.key: c for c in claims.filter(key__in=list(identities))}
+    keys: dict[str, tuple[str, int, int]] = {}
+    for key, (name, st) in identities.items():
+        mtime = dt.datetime.fromtimestamp(st.st_mtime_ns / 1e9, tz=dt.UTC)
+        seen = previous.get(name)
+        same = bool(seen) and (seen.get("size"), seen.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
+        if key in known or (same and now - mtime >= settle):
+            keys[key] = (name, st.st_size, st.st_mtime_ns)
+        else:
+            waiting.append(
+                {
+                    "name": name,
+                    "size": st.st_size,
+                    "mtime": mtime.isoformat(),
+                    "mtime_ns": st.st_mtime_ns,
+                    "settles_at": max(mtime + settle, now).isoformat(),
+                }
+            )
 
     batch_id = uuid.uuid4()
-    keys = {claim_key(code, *f): f for f in settled}
-    known = {c.key: c for c in claims.filter(key__in=list(keys))}
     fresh: list[InboxClaim] = []
     resumed: list[InboxClaim] = []
     for key, (name, size, mtime_ns) in keys.items():
@@ -238,7 +239,7 @@ def _folder_scan(
     for group_id, group in groups.items():
         taken += _claims_submit(group, group_id, distributor=distributor, folder=folder, report=report)
     report.taken += taken
-    if taken:  # a file refused by quick validation is final at once
+    if taken or resumed:  # a file refused by quick validation is final at once; a resumed one may be
         report.finished += _claims_finish(claims, folder, me=me)
     _scan_ok(code, now, taken=taken, waiting=waiting)
 
