@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from imports.models import Distributor
 from imports.services.inbox_folders import inbox_folders_scan
+from tests.reliability.conftest import processes  # noqa: F401 (a fixture of the real-process tests)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CODE = "31001"
@@ -56,6 +57,6 @@ def inbox(transactional_db, settings, tmp_path):
     call_command("load_demo_config", verbosity=0)
     settings.INBOX_DIR = str(tmp_path / "inbox")
     settings.INBOX_SETTLE_SECONDS = 30
-    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / CODE).mkdir(parents=True)
     distributor = Distributor.objects.create(code=CODE, name="Sumber Makmur")
     return Inbox(root=tmp_path / "inbox", folder=tmp_path / "inbox" / CODE, distributor=distributor)
