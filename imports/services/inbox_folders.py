@@ -229,8 +229,9 @@ def _folder_scan(
     report.waiting += len(waiting)
 
     groups: dict[uuid.UUID, list[InboxClaim]] = {}
-    if fresh:
-        groups[batch_id] = fresh
+    per_batch = max(1, settings.UPLOAD_MAX_FILES)  # more files than a request may hold: several batches
+    for start in range(0, len(fresh), per_batch):
+        groups[batch_id if start == 0 else uuid.uuid4()] = fresh[start : start + per_batch]
     for claim in resumed:
         target = _claim_resume(claim, new_batch_id=batch_id)
         if target is not None:
@@ -305,6 +306,18 @@ def _claims_submit(
 ) -> int:
     """Submit the claims' files as one batch; a refused batch of several files is tried one file at a time.
     Returns how many files were taken (submitted or refused into failed/)."""
+    readable = []
+    for claim in claims:
+        try:
+            with (folder / claim.name).open("rb"):
+                readable.append(claim)
+        except OSError as exc:  # gone, or not readable by the server's user: the file's problem
+            _claim_refused(claim, folder, exc)
+            report.finished += 1
+    taken = len(claims) - len(readable)
+    claims = readable
+    if not claims:
+        return taken
     for claim in claims:
         if claim.batch_id != batch_id:
             claim.batch_id = batch_id
@@ -322,29 +335,32 @@ def _claims_submit(
         # The server's problem, not the file's: the claims stay, the next scan of this process tries again.
         logger.error("Inbox folder %s: %s", distributor.code, exc.message)
         report.errors.append(f"{distributor.code}: {exc.message}")
-        return 0
+        return taken
     except (ImportHubError, FileNotFoundError) as exc:
         if len(claims) > 1 and not getattr(exc, "code", "").endswith("distributor"):
-            return sum(
+            return taken + sum(
                 _claims_submit([c], uuid.uuid4(), distributor=distributor, folder=folder, report=report)
                 for c in claims
             )
         for claim in claims:
             _claim_refused(claim, folder, exc)
             report.finished += 1
-        return len(claims)
+        return taken + len(claims)
     for claim in claims:
         claim_state_set(claim, InboxClaimState.SUBMITTED)
     report.batches.append(str(batch_id))
     logger.info("Inbox folder %s: %d files submitted in batch %s", distributor.code, len(claims), batch_id)
-    return len(claims)
+    return taken + len(claims)
 
 
 def _claim_refused(claim: InboxClaim, folder: Path, exc: Exception) -> None:
     if isinstance(exc, ImportHubError):
         code, message = exc.code, exc.message
     else:
-        code, message = "file_unreadable", f"The file could not be read: {exc}"
+        code, message = (
+            "file_unreadable",
+            f"The file could not be read: {getattr(exc, 'strerror', '') or exc}.",
+        )
     result = {
         "file": claim.name,
         "status": int(JobStatus.FAILED),
@@ -377,7 +393,7 @@ def _claim_finish(claim: InboxClaim, folder: Path) -> bool:
     ended = [j.completed_at or j.updated_at for j in jobs]
     day = timezone.localdate(max(ended)) if ended else timezone.localdate()
     outcome = PROCESSED if result["status"] == JobStatus.COMPLETE else FAILED
-    _claim_move(
+    return _claim_move(
         claim,
         folder,
         result=result,
@@ -466,7 +482,7 @@ def _claim_move(
     day: dt.date,
     errors_from: list[tuple[str, ImportJob]],
     error: str,
-) -> None:
+) -> bool:
     """Choose the destination and store it with the result in the claim first; then write and move."""
     directory = folder / outcome / day.isoformat()
     directory.mkdir(parents=True, exist_ok=True)
@@ -475,9 +491,15 @@ def _claim_move(
         result = _renamed(result, claim.name, final_name)
     result["moved_to"] = f"{outcome}/{day.isoformat()}/{final_name}"
     result["errors_jobs"] = [[suffix, job.pk] for suffix, job in errors_from]
-    claim.result, claim.error = result, error or ""
-    claim.save(update_fields=["result", "error", "updated_at"])
-    _move_complete(claim, folder)
+    # Compare and set: of two scanners finishing the same claim, one chooses the destination and moves.
+    stamp = timezone.now()
+    chosen = InboxClaim.objects.filter(pk=claim.pk, state=claim.state, updated_at=claim.updated_at).update(
+        result=result, error=error or "", updated_at=stamp
+    )
+    if not chosen:
+        return False
+    claim.result, claim.error, claim.updated_at = result, error or "", stamp
+    return _move_complete(claim, folder)
 
 
 def _renamed(result: dict, old: str, new: str) -> dict:
@@ -498,25 +520,29 @@ def _move_complete(claim: InboxClaim, folder: Path) -> bool:
     result = dict(claim.result)
     target = folder / result["moved_to"]
     source = folder / claim.name
+    private = f".{os.getpid()}.part"  # two scanners at the same claim never write into each other's file
     for suffix, job_id in result.get("errors_jobs", []):
         copy = target.with_name(target.name + suffix)
         job = ImportJob.objects.filter(pk=job_id).first()
         path = job_errors_file(job) if job else None
         if path and not copy.exists():
-            shutil.copyfile(path, copy.with_name(copy.name + ".part"))
-            os.replace(copy.with_name(copy.name + ".part"), copy)
+            shutil.copyfile(path, copy.with_name(copy.name + private))
+            os.replace(copy.with_name(copy.name + private), copy)
     public = {k: v for k, v in result.items() if k not in ("moved_to", "errors_jobs")}
+    if not target.exists() and not _same_file(source, claim):
+        public["error"] = " ".join(
+            filter(None, [public.get("error"), "The file had left the inbox folder before it was moved."])
+        )
+        logger.warning("Inbox folder %s: %s left the folder before it was moved", claim.source, claim.name)
     result_path = target.with_name(target.name + ".result.json")
-    temp = result_path.with_name(result_path.name + ".part")
+    temp = result_path.with_name(result_path.name + private)
     temp.write_text(json.dumps(public, indent=2, default=str) + "\n", encoding="utf-8")
     os.replace(temp, result_path)
     if _same_file(source, claim) and not target.exists():
-        os.rename(source, target)
-    elif not target.exists():
-        public["error"] = (
-            public.get("error") or ""
-        ) + " The file had left the inbox folder before it was moved."
-        logger.warning("Inbox folder %s: %s left the folder before it was moved", claim.source, claim.name)
+        try:
+            os.rename(source, target)
+        except FileNotFoundError:
+            pass  # moved by another scanner a moment ago
     claim_state_set(claim, InboxClaimState.DONE, result=public | {"moved_to": result["moved_to"]})
     logger.info(
         "Inbox folder %s: %s -> %s (status %s)",

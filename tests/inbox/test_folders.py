@@ -307,3 +307,17 @@ def test_result_json_is_valid_json_with_a_newline(inbox):
     (path,) = inbox.folder.glob("processed/*/sales_small.csv.result.json")
     text = path.read_text()
     assert text.endswith("\n") and json.loads(text)["status"] == 9
+
+
+def test_more_files_than_a_request_may_hold_form_several_batches(inbox, settings):
+    settings.UPLOAD_MAX_FILES = 2
+    for name in ("sales_small.csv", "sales_utf8.csv", "products.csv"):
+        inbox.drop(name, (DATA / name).read_bytes())
+    report = inbox.scan(2)
+    assert report.taken == 3 and len(report.batches) == 2
+    assert ImportBatch.objects.count() == 2
+    assert sorted(p for p in inbox.outcome("processed") if p.endswith(".csv")) == [
+        "products.csv",
+        "sales_small.csv",
+        "sales_utf8.csv",
+    ]
