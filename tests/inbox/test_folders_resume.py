@@ -184,3 +184,23 @@ def test_a_move_cut_short_before_the_rename_moves_the_file_once(inbox):
     assert sorted(inbox.outcome("processed")) == ["sales_small.csv", "sales_small.csv.result.json"]
     assert moved.read_bytes() == content and inbox.waiting_files() == []
     assert ImportJob.objects.filter(original_filename="sales_small.csv").count() == 1
+
+
+def test_a_claimed_file_the_server_cannot_open_is_refused_as_file_unreadable(inbox):
+    from imports.services.inbox_folders import FolderScanReport, _claims_submit
+
+    inbox.drop("sales_small.csv", (DATA / "sales_small.csv").read_bytes())
+    claim = orphan_claim(inbox, "sales_small.csv", claimed_by="elsewhere:1:1")
+    (inbox.folder / "sales_small.csv").unlink()  # gone between the claim and the read
+    report = FolderScanReport()
+    assert (
+        _claims_submit(
+            [claim], uuid.uuid4(), distributor=inbox.distributor, folder=inbox.folder, report=report
+        )
+        == 1
+    )
+    claim.refresh_from_db()
+    assert claim.state == InboxClaimState.DONE and claim.result["error_code"] == "file_unreadable"
+    result = inbox.result("failed", "sales_small.csv")
+    assert (result["status"], result["batch_id"]) == (2, None)
+    assert "left the inbox folder" in result["error"] and not ImportBatch.objects.exists()
