@@ -3,6 +3,7 @@ from django.db.models.signals import post_migrate
 
 STALE_JOBS_SCHEDULE = "importhub: recover stale jobs"
 UPLOADS_PURGE_SCHEDULE = "importhub: purge expired kept uploads"
+INBOX_POLL_SCHEDULE = "importhub: poll the inbox folders and mailbox"
 
 
 def stale_jobs_schedule_ensure(**kwargs) -> None:
@@ -32,6 +33,25 @@ def uploads_purge_schedule_ensure(**kwargs) -> None:
     )
 
 
+def inbox_poll_schedule_ensure(**kwargs) -> None:
+    """Keep one django-q2 schedule that scans the inbox folders and the mailbox every INBOX_POLL_SECONDS,
+    rounded up to whole minutes (django-q2's schedules count in minutes); the task returns at once when
+    neither INBOX_DIR nor INBOX_IMAP_URL is set. `manage.py inbox_scan` polls in seconds."""
+    import math
+
+    from django.conf import settings
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=INBOX_POLL_SCHEDULE,
+        defaults={
+            "func": "imports.tasks.inbox_poll_task",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": max(1, math.ceil(settings.INBOX_POLL_SECONDS / 60)),
+        },
+    )
+
+
 class ImportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "imports"
@@ -48,3 +68,4 @@ class ImportsConfig(AppConfig):
         post_migrate.connect(stale_jobs_schedule_ensure, sender=self)
         post_migrate.connect(uploads_purge_schedule_ensure, sender=self)
         post_migrate.connect(reminders_schedule_ensure, sender=self)
+        post_migrate.connect(inbox_poll_schedule_ensure, sender=self)

@@ -45,3 +45,31 @@ def reminders_task() -> str:
     from .services.reminders import reminders_send
 
     return str(reminders_send())
+
+
+def inbox_poll_task() -> str:
+    """Scheduled every INBOX_POLL_SECONDS, rounded up to minutes (see ImportsConfig.ready): the inbox folders,
+    then the mailbox. Each part's failure is logged and never stops the other or the schedule."""
+    import logging
+
+    from django.conf import settings
+
+    logger = logging.getLogger(__name__)
+    parts = []
+    if settings.INBOX_DIR:
+        try:
+            from .services.inbox_folders import inbox_folders_scan
+
+            parts.append(str(inbox_folders_scan()))
+        except Exception as exc:
+            logger.exception("Inbox folders scan failed")
+            parts.append(f"inbox folders: failed ({type(exc).__name__}: {exc})")
+    if settings.INBOX_IMAP_URL:
+        try:
+            from .services.inbox_mail import mailbox_poll
+
+            parts.append(str(mailbox_poll()))
+        except Exception as exc:
+            logger.exception("Mailbox poll failed")
+            parts.append(f"mailbox: failed ({type(exc).__name__}: {exc})")
+    return "; ".join(parts) or "inbox: off (INBOX_DIR and INBOX_IMAP_URL are empty)"
