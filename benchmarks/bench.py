@@ -331,6 +331,7 @@ class Measurement:
     ratio: float | None = None
     goals: list[Goal] = field(default_factory=list)
     rated: bool = False  # whether rows/seconds is a loading rate worth showing
+    stages: dict = field(default_factory=dict)  # the engine's own timings (imports/services/timings.py)
 
     @property
     def rows_per_second(self) -> float | None:
@@ -412,7 +413,35 @@ class BenchReport:
             f"{self.server} ({self.vendor}); engine loads with {self.load_method or '?'}"
         )
         rule = "-" * len(line(header))
-        return [title, rule, line(header), rule, *map(line, table[1:]), rule, *self.notes]
+        stages = [text for m in self.measurements if m.stages for text in stages_lines(m.name, m.stages)]
+        return [title, rule, line(header), rule, *map(line, table[1:]), rule, *stages, *self.notes]
+
+
+STAGE_NAMES = {
+    "checks": "checks before reading (whole-file encoding, headers, table vs configuration)",
+    "wait": "waiting for the reader's next chunk",
+    "load_file": "rows made ready for the database (job's rows file / LOAD DATA file / executemany rows)",
+    "server_load": "database load (LOAD DATA / executemany into the table / copy from the job's file)",
+    "rejects": "rejected rows written to the errors file",
+    "summary": "summary query",
+    "other": "other (job reads, re-sent checks, progress heartbeats)",
+    "read": "read (parse the file's chunks)",
+    "validate": "validate every row",
+}
+
+
+def stages_lines(name: str, stages: dict) -> list[str]:
+    """The engine's seconds per stage for one case: the main thread's stages add up to its wall time, the
+    reader thread's run beside them."""
+    wall = stages["wall"]
+    lines = [f"Where the time went, {name.strip()}: {wall:.2f} s wall (seconds busy per stage and thread)"]
+    for thread, label in (("main", "main thread"), ("reader", "reader thread")):
+        busy = sum(stages[thread].values())
+        lines.append(f"  {label}: {busy:.2f} s")
+        for stage, seconds in stages[thread].items():
+            share = seconds / wall if wall else 0
+            lines.append(f"    {STAGE_NAMES.get(stage, stage):<88} {seconds:7.2f} s {share:5.0%}")
+    return lines
 
 
 def _goal(text: str, ok: bool | None) -> Goal:
@@ -557,6 +586,7 @@ def _engine_task(*, path: str, name: str, rows: int, table_name: str) -> dict:
         "total_rows": job.total_rows,
         "error_count": job.error_count,
         "job_error": job.error_message,
+        "timings": job.summary.get("timings") or {},
         # Asked after the run: a writer that was refused LOAD DATA has switched this process to INSERT.
         # The scratch table has no unique column: on SQLite its rows go through the job's own file.
         "load_method": JobRowsFile.method
@@ -991,6 +1021,7 @@ def _xlsx_case(
             peak_rss_mb=engine["peak_rss_mb"],
             ratio=ratio,
             rated=True,
+            stages=engine.get("timings") or {},
             goals=[
                 _goal(f">= {XLSX_RATIO_GOAL:.0%} of the raw read", ratio >= XLSX_RATIO_GOAL),
                 _goal(f"peak RSS <= {ENGINE_RSS_GOAL_MB} MB", engine["peak_rss_mb"] <= ENGINE_RSS_GOAL_MB),
@@ -1090,6 +1121,7 @@ def _figures_add(
             peak_rss_mb=engine["peak_rss_mb"],
             ratio=ratio,
             rated=True,
+            stages=engine.get("timings") or {},
             goals=[
                 rate_goal,
                 _goal(f"peak RSS <= {ENGINE_RSS_GOAL_MB} MB", engine["peak_rss_mb"] <= ENGINE_RSS_GOAL_MB),

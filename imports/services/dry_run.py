@@ -52,6 +52,7 @@ class DryRunWriter:
     """Counts what a table writer would do with each chunk; nothing is written anywhere."""
 
     method = "dry run: nothing written"
+    stage = "server_load"  # its checks of keys against the table are the dry run's part of the load
 
     def __init__(self, *, table_name: str, columns: list[str], unique_columns: list[str], on_duplicate: str):
         self.table_name = table_name

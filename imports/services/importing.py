@@ -45,6 +45,7 @@ from .rejects import ErrorGroups, ErrorsFile
 from .resent import DuplicateContent, job_resent_check
 from .staging import job_rows_attached, job_rows_file_open, job_rows_file_path, job_rows_staged_possible
 from .summary import PeriodDay, job_notes_format, job_summary_with_days
+from .timings import StageTimes, stage_timed
 from .validation import RowError, ValidatedChunk, chunk_validate
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class ImportOutcome:
     warnings: list[str] = field(default_factory=list)
     rounded: dict[str, int] = field(default_factory=dict)
     groups: ErrorGroups = field(default_factory=ErrorGroups)  # every row error, grouped (column, code)
+    timings: StageTimes = field(default_factory=StageTimes)  # where the run's time went (services/timings.py)
 
     @property
     def error_summary(self) -> list[dict]:
@@ -84,10 +86,21 @@ class ImportOutcome:
 
 
 def _validated_chunks(
-    path: Path, fmt, rules, chunk_rows: int, *, name: str
+    path: Path, fmt, rules, chunk_rows: int, *, name: str, clock: StageTimes | None = None
 ) -> Iterator[tuple[Chunk, ValidatedChunk]]:
-    for chunk in file_chunks_read(path=path, fmt=fmt, chunk_rows=chunk_rows, name=name):
-        yield chunk, chunk_validate(frame=chunk.frame, row_numbers=chunk.row_numbers, rules=rules)
+    """Each chunk read and validated; runs in the reader thread, so its stages go to `clock` by name."""
+    chunks = file_chunks_read(path=path, fmt=fmt, chunk_rows=chunk_rows, name=name)
+    try:
+        while True:
+            with stage_timed("read", clock):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return
+            with stage_timed("validate", clock):
+                validated = chunk_validate(frame=chunk.frame, row_numbers=chunk.row_numbers, rules=rules)
+            yield chunk, validated
+    finally:
+        chunks.close()
 
 
 @contextlib.contextmanager
@@ -256,7 +269,9 @@ def _import_file(
     the returned JobRowsFile is copied into the table afterwards; without it they go straight into the table,
     inside the caller's transaction. With `dry_run` they go to a writer that writes nothing."""
     table = job.table
-    fmt, head, mapping, columns = _import_checked(job)
+    clock = outcome.timings
+    with stage_timed("checks", clock):
+        fmt, head, mapping, columns = _import_checked(job)
     if mapping.ignored_headers:
         outcome.warnings.append(mapping.ignored_message())
     names = [c.column_name for c in columns]
@@ -283,18 +298,31 @@ def _import_file(
         )
     keep_errors = False
     try:
-        writer.job_rows_delete()
-        chunks = _validated_chunks(
-            job_stored_path(job), fmt, mapping.rules, settings.IMPORT_CHUNK_ROWS, name=job.original_filename
-        )
-        # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
-        with _prefetched(chunks, depth=1) as prefetched:
-            for chunk, validated in prefetched:
-                _chunk_record(job, table, writer, errors_file, outcome, chunk, validated, labels)
-                job_progress_set(job.id, outcome.total_rows)
-                if progress:
-                    progress(outcome.total_rows)
-        keep_errors = True
+        # Active in this thread: a writer times its own load file inside the chunk's write.
+        with clock.active():
+            with stage_timed(writer.stage, clock):
+                writer.job_rows_delete()
+            chunks = _validated_chunks(
+                job_stored_path(job),
+                fmt,
+                mapping.rules,
+                settings.IMPORT_CHUNK_ROWS,
+                name=job.original_filename,
+                clock=clock,
+            )
+            # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
+            with _prefetched(chunks, depth=1) as prefetched:
+                while True:
+                    with stage_timed("wait", clock):
+                        item = next(prefetched, None)
+                    if item is None:
+                        break
+                    chunk, validated = item
+                    _chunk_record(job, table, writer, errors_file, outcome, chunk, validated, labels)
+                    job_progress_set(job.id, outcome.total_rows)
+                    if progress:
+                        progress(outcome.total_rows)
+            keep_errors = True
     finally:
         writer.close()
         job.errors_file = errors_file.close(keep=keep_errors)
@@ -321,7 +349,8 @@ def _chunk_record(
         outcome.error_count or len(validated.rejected) or chunk.ragged
     )  # nothing will be kept: only count the bad rows
     if len(validated.frame) and not doomed:
-        written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
+        with stage_timed(writer.stage, outcome.timings):
+            written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
         outcome.inserted_count += written.inserted
         outcome.updated_count += written.updated
         outcome.skipped_count += written.skipped
@@ -335,7 +364,8 @@ def _chunk_record(
     if room > 0:
         outcome.errors.extend(_error_kept(e) for e in errors[:room])
     if rejected:
-        errors_file.rows_write(sorted([*_rejected_rows(chunk, validated), *refused_rows]))
+        with stage_timed("rejects", outcome.timings):
+            errors_file.rows_write(sorted([*_rejected_rows(chunk, validated), *refused_rows]))
 
 
 class _Run:
@@ -351,6 +381,8 @@ def _job_finished(
     """Record the job complete with its summary and its rows per day (the compliance view's figures), in the
     caller's transaction."""
     run.finished = True  # undone below if job_finish finds the job moved on (the transaction rolls back)
+    outcome.timings.stop()
+    summary = {**summary, "timings": outcome.timings.as_dict()}
     finished = job_finish(
         job,
         status=JobStatus.COMPLETE,
@@ -377,9 +409,10 @@ def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, p
         if job.status != JobStatus.PROCESSING:
             return job
         _import_file(job, outcome, progress)
-        summary, days = job_summary_with_days(
-            table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
-        )
+        with stage_timed("summary", outcome.timings):
+            summary, days = job_summary_with_days(
+                table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
+            )
         job_resent_check(job, lock=True)  # an identical file that committed while this one was read
         return _job_finished(job, run, outcome, summary, days)
 
@@ -395,12 +428,13 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
             logger.info("Job %s: run %s superseded by a later one; its rows are not kept.", job.id, attempt)
             return ImportJob.objects.get(pk=job.id)
         with job_rows_attached(path=rows.path) as schema:
-            summary, days = job_summary_with_days(
-                table_name=job.table.table_name,
-                columns=table_columns(job.table),
-                job_id=job.id,
-                schema=schema,
-            )
+            with stage_timed("summary", outcome.timings):
+                summary, days = job_summary_with_days(
+                    table_name=job.table.table_name,
+                    columns=table_columns(job.table),
+                    job_id=job.id,
+                    schema=schema,
+                )
             with transaction.atomic():
                 if not _run_current(job.id, attempt):  # decided under the write lock
                     logger.info(
@@ -409,7 +443,8 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
                     return ImportJob.objects.get(pk=job.id)
                 job_resent_check(job)  # under the write lock: an identical file committed meanwhile
                 job_rows_undo(table_name=job.table.table_name, job_id=job.id)  # an earlier run's
-                copied = rows.rows_copy(schema=schema)
+                with stage_timed("server_load", outcome.timings):
+                    copied = rows.rows_copy(schema=schema)
                 if copied != outcome.inserted_count:
                     raise DatabaseError(
                         f"Copied {copied:,} rows of job {job.id} into {job.table.table_name}, expected "
@@ -452,6 +487,7 @@ def _dry_run_check(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
             f"Dry run: {outcome.error_count:,} of {outcome.total_rows:,} rows have errors; nothing was loaded. "
             "Import the checked files to load the valid rows, or fix the rows and upload again."
         )
+    outcome.timings.stop()
     summary = {
         "dry_run": {
             "valid_rows": valid,
@@ -459,7 +495,8 @@ def _dry_run_check(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
             "updated_rows": outcome.updated_count,
             "skipped_rows": outcome.skipped_count,
             "repeated_rows": outcome.repeated_count,
-        }
+        },
+        "timings": outcome.timings.as_dict(),
     }
     run.finished = True
     return job_finish(
@@ -501,7 +538,7 @@ def import_job_run(*, job_id: int, progress: Callable[[int], None] | None = None
         else:
             job = _import_in_one_transaction(job_id, run, outcome, progress)
         if run.finished:
-            logger.info("Job %s complete: %s", job_id, job.notes)
+            logger.info("Job %s complete: %s; seconds: %s", job_id, job.notes, outcome.timings.as_dict())
         return job
     except JobMovedOn:
         # Another part of the app (a later run, the stale-job scan, a revert) moved the job while this run

@@ -24,6 +24,8 @@ from django.utils import timezone
 from importhub.errors import FileRejected, ImportHubError
 from tableconfig.naming import identifier_problem
 
+from .timings import stage_timed
+
 logger = logging.getLogger(__name__)
 
 METHOD_LOAD_DATA = "mysql LOAD DATA LOCAL INFILE"
@@ -209,6 +211,7 @@ class TableWriter:
     previous values saved as RowVersions for revert) or skipped or refused, and the rest inserted."""
 
     method = ""
+    stage = "server_load"  # the import's stage its chunk writes are counted to (services/timings.py)
 
     def __init__(
         self,
@@ -553,8 +556,10 @@ class SqliteWriter(TableWriter):
     method = METHOD_SQLITE
 
     def _load(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
+        with stage_timed("load_file"):
+            rows = self._row_tuples(frame, lines)
         with connection.cursor() as cursor:
-            cursor.executemany(self._insert_sql(into, lines), self._row_tuples(frame, lines))
+            cursor.executemany(self._insert_sql(into, lines), rows)
 
 
 # MySQL notes about the statement itself, never about a value: 1287 deprecated syntax, 1592 unsafe for
@@ -632,7 +637,8 @@ class MysqlWriter(TableWriter):
         return path
 
     def _load_data(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
-        path = self._chunk_file(frame, lines)
+        with stage_timed("load_file"):
+            path = self._chunk_file(frame, lines)
         quote = connection.ops.quote_name
         if lines is None:
             names = self.columns_sql

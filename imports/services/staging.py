@@ -61,6 +61,7 @@ class JobRowsFile:
     rows into the table inside the caller's transaction."""
 
     method = "sqlite executemany into the job's own file, then INSERT ... SELECT"
+    stage = "load_file"  # its chunk writes fill the job's own file; the copy is the server load
 
     def __init__(
         self, *, path: Path, table_name: str, columns: list[str], job_id: int, imported_at: datetime

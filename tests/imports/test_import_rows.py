@@ -347,6 +347,6 @@ def test_import_one_failing_file_leaves_the_rest_of_the_batch_complete(admin_api
 def test_import_summary_and_notes_for_the_sales_table(admin_api, demo_tables, sample, summary, notes):
     job = imported_job(admin_api, sample)
     assert job.status == JobStatus.COMPLETE
-    assert job.summary == summary
+    assert {k: v for k, v in job.summary.items() if k != "timings"} == summary  # timings: their own test
     # The archive may add its own part after the import's.
     assert job.notes == notes or job.notes.startswith(notes + "; ")

@@ -71,6 +71,10 @@ def test_dry_run_lists_bad_rows_2_and_26_loads_nothing_then_imports_the_good_row
     errors = [(e["row"], e["column"], e["value"]) for e in details[0]["errors"]]
     assert errors == [(2, "qty", "ten"), (26, "qty", "2.5")]
     assert details[0]["summary"]["dry_run"]["valid_rows"] == 28
+    spent = details[0]["summary"]["timings"]  # where the check's time went, as for an import
+    assert spent["reader"]["validate"] > 0 and all(s >= 0 for s in spent["main"].values())
+    assert spent["main"]["load_file"] == 0  # nothing written
+    assert sum(spent["main"].values()) == pytest.approx(spent["wall"], abs=0.001)
     assert "nothing was loaded" in details[0]["notes"]
     # The same errors CSV as the import's: the original values, to fix and re-send.
     rows = errors_csv(admin_api, job)
