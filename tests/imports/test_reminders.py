@@ -5,8 +5,6 @@ daily schedule and its task, and `manage.py compliance_report`."""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import io
 import os
 import subprocess
@@ -16,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.utils import timezone
@@ -35,6 +32,7 @@ from imports.services.reminders import (
 from imports.tasks import reminders_task
 from tableconfig.models import ImportTable
 from tests.compliance_scenario import at, send, stock_file
+from tests.smtp_server import smtp_server_run
 
 D = dt.date
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,42 +40,11 @@ TODAY = D(2026, 11, 20)  # October's files were due on 10 November
 CONTACTS = {"31001": ["north@example.com"], "31002": ["south@example.com", "south2@example.com"]}
 
 
-class Inbox:
-    """aiosmtpd handler: every message the server accepted, parsed."""
-
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        return [m for m, e in zip(self.messages, self.envelopes, strict=True) if address in e.rcpt_tos]
-
-    def body(self, message) -> str:
-        return message.get_body(preferencelist=("plain",)).get_content()
-
-
 @pytest.fixture
 def smtp(settings):
-    """A real SMTP server on a free loopback port, and Django's SMTP backend pointed at it (pytest-django's
-    locmem backend replaced)."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
-    settings.DEFAULT_FROM_EMAIL = "importhub@example.com"
+    """A real SMTP server on loopback (tests/smtp_server.py), and the staff digest's address."""
     settings.COMPLIANCE_STAFF_EMAILS = ["staff@example.com"]
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
+    yield from smtp_server_run(settings)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.core.management import call_command
 
 from benchmarks.processes import free_port
@@ -37,6 +36,7 @@ from tests.imports.conftest import table_count
 from tests.inbox import dovecot as dovecot_module
 from tests.inbox.dovecot import dovecot  # noqa: F401  (the fixture)
 from tests.reliability.cluster import child_env
+from tests.smtp_server import smtp_server_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 CONTACT = "North.Sales@Example.com"
@@ -47,35 +47,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class SmtpInbox:
-    """aiosmtpd handler: every message the server accepted, parsed."""
-
-    def __init__(self):
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for rcpt, m in self.messages if address in rcpt]
-
-
 @pytest.fixture
 def smtp(settings):
-    inbox = SmtpInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
-    settings.DEFAULT_FROM_EMAIL = "importhub@example.com"
-    inbox.port = controller.port
-    yield inbox
-    controller.stop()
+    """A real SMTP server on loopback (tests/smtp_server.py)."""
+    yield from smtp_server_run(settings)
 
 
 @pytest.fixture
