@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from importhub.errors import NotFound
+from importhub.errors import ImportHubError, NotFound
 
 from ..models import ImportJob
 from ..selectors import jobs_visible
@@ -25,3 +25,20 @@ def file_job_get(request, batch_id, job_id: int, *, related: tuple[str, ...] = (
     if job is None:
         raise NotFound("Job not found.")
     return job
+
+
+class BodyNotObject(ImportHubError):
+    code = "invalid_body"
+
+
+def body_options(request):
+    """An action's JSON options: an object, or nothing (no body, or `null`); a list, string or number is a 400."""
+    data = request.data
+    if data is None:
+        return {}
+    if not hasattr(data, "get"):
+        raise BodyNotObject(
+            f'The body must be a JSON object such as {{"force": true}}, or empty; got {type(data).__name__}.',
+            details={"field": "body"},
+        )
+    return data

@@ -14,7 +14,7 @@ from importhub.errors import NotFound
 from ..selectors import job_detail_dict, jobs_visible
 from ..services.resent import force_normalize
 from ..services.workflow import batch_checked_import, job_retry, job_retry_message
-from .lookups import batch_uuid, file_job_get
+from .lookups import batch_uuid, body_options, file_job_get
 from .permissions import perms_required
 
 WORKFLOW_PERMISSION = "imports.add_importjob"
@@ -152,7 +152,7 @@ def batch_checked_import_answer(request, batch_id: str):
     if not jobs_visible(request.user).filter(batch_id=batch).exists():
         raise NotFound("Job not found.")
     jobs = batch_checked_import(
-        batch_id=batch, user=request.user, force=force_normalize(request.data.get("force"))
+        batch_id=batch, user=request.user, force=force_normalize(body_options(request).get("force"))
     )
     return ok(
         {"batch_id": str(batch), "files": [_job_brief(j) for j in jobs]},

@@ -320,3 +320,22 @@ def test_zip_sample_holds_the_plain_file_byte_for_byte():
     with zipfile.ZipFile(RESENT / "resent_oct.zip") as archive:
         assert archive.read("october/sales_oct.csv") == (RESENT / "sales_oct.csv").read_bytes()
     assert (RESENT / "sales_oct_resent.csv").read_bytes() == (RESENT / "sales_oct.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [("null", 202), ("[true]", 400), ('"force"', 400), ("7", 400)],
+    ids=["null-means-no-options", "list", "string", "number"],
+)
+def test_checked_import_takes_a_json_null_body_and_refuses_other_non_objects(
+    admin_api, demo_tables, body, status
+):
+    checked = job_of(post(admin_api, "sales_oct.csv", mode="dry_run"), "sales_oct.csv")
+    response = admin_api.post(f"/api/jobs/{checked.batch_id}/import", body, content_type="application/json")
+    assert response.status_code == status, response.json()
+    checked.refresh_from_db()
+    if status == 400:
+        assert response.json()["code"] == "invalid_body" and "JSON object" in response.json()["error"]
+        assert checked.status == JobStatus.VALIDATION_OK and table_count("sales") == 0
+    else:
+        assert checked.status == JobStatus.COMPLETE and table_count("sales") == 6
