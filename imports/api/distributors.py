@@ -189,6 +189,8 @@ class DistributorViewSet(viewsets.ViewSet):
     def update(self, request, code, partial: bool = False):
         distributor = self._get(code)
         serializer = DistributorWriteSerializer(data=request.data, partial=partial)
+        if not hasattr(request.data, "get"):
+            serializer.is_valid(raise_exception=True)  # null, a list, a number: the serializer's own 400
         if not partial:
             missing = [name for name in serializer.fields if name not in request.data]
             if missing:

@@ -115,6 +115,18 @@ def test_distributors_api_refusals_name_field_and_code(admin_api, demo_tables, c
     assert list(Distributor.objects.values_list("code", flat=True)) == ["31002"]
 
 
+@pytest.mark.parametrize("method", ["put", "patch"])
+@pytest.mark.parametrize("body", ["null", "7", "[1]", '"x"'], ids=["null", "number", "list", "string"])
+def test_distributors_api_body_that_is_no_object_is_400_and_changes_nothing(
+    admin_api, demo_tables, method, body
+):
+    admin_api.post("/api/distributors", {"code": "31001", "name": "North"}, format="json")
+    answer = getattr(admin_api, method)("/api/distributors/31001", body, content_type="application/json")
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["success"] is False and answer.json()["error"]
+    assert Distributor.objects.get().name == "North"
+
+
 def test_distributors_api_cadence_outside_the_choices_is_400(admin_api, demo_tables):
     answer = admin_api.post("/api/distributors", {**BODY, "cadence": "yearly"}, format="json")
     assert answer.status_code == 400
