@@ -341,8 +341,24 @@ class DistributorAdmin(admin.ModelAdmin):
         return ", ".join(sorted(t.table_name for t in obj.tables.all())) or "-"
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records the engine writes: shown, never added or changed here; a superuser may delete one."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.concrete_fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(ReadOnlyAdmin):
     """Read-only: batches are recorded by the upload engine."""
 
     list_display = (
@@ -359,21 +375,9 @@ class ImportBatchAdmin(admin.ModelAdmin):
     search_fields = ("batch_id", "dist_id")
     date_hierarchy = "created_at"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in ImportBatch._meta.concrete_fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_delete_permission(request, obj)
-
 
 @admin.register(InboxClaim)
-class InboxClaimAdmin(admin.ModelAdmin):
+class InboxClaimAdmin(ReadOnlyAdmin):
     """Read-only: claims are made by the inbox scans. A superuser may delete one (the file or message is then
     taken again by the next scan, if it is still there)."""
 
@@ -381,15 +385,3 @@ class InboxClaimAdmin(admin.ModelAdmin):
     list_filter = ("kind", "state", "source")
     search_fields = ("name", "sender", "message_id", "batch_id")
     date_hierarchy = "claimed_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in InboxClaim._meta.concrete_fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_superuser and super().has_delete_permission(request, obj)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from importhub.errors import ImportHubError, StorageUnavailable
@@ -281,8 +282,6 @@ def _claim_resume(claim: InboxClaim, *, new_batch_id: uuid.UUID) -> uuid.UUID | 
 
 def _file_jobs(claim: InboxClaim):
     """The jobs made of the claim's file: the file itself, or its members when it is a ZIP."""
-    from django.db.models import Q
-
     return (
         ImportJob.objects.filter(batch_id=claim.batch_id)
         .exclude(original_filename="")
@@ -402,7 +401,6 @@ def _claim_finish(claim: InboxClaim, folder: Path) -> bool:
         errors_from=copies,
         error=result.get("error", ""),
     )
-    return True
 
 
 def _counts(job: ImportJob) -> dict:

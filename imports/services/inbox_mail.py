@@ -64,7 +64,7 @@ from ..models import (
 )
 from .batches import Upload, import_batch_submit
 from .inbox_claims import claim_key, claim_scanner_gone, claim_take, scanner_id
-from .intake import DATA_EXTENSIONS
+from .intake import DATA_EXTENSIONS, file_name_safe
 from .rejects import job_errors_file, rejects_csv_stream, rejects_filename
 
 logger = logging.getLogger(__name__)
@@ -504,7 +504,7 @@ def _attachments(message: EmailMessage) -> _Attachments:
         name = part.get_filename()
         if not name:
             continue
-        name = name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "attachment"
+        name = file_name_safe(name) or "attachment"
         extension = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
         if extension not in MAIL_EXTENSIONS:
             found.ignored.append(f"{name} (not a CSV, TXT, Excel or ZIP file)")
@@ -604,7 +604,7 @@ def mail_replies_send() -> int:
         ):
             continue
         claim.refresh_from_db()
-        summary = _batch_summary(claim, jobs)
+        summary = _batch_summary(jobs)
         claim.result = {**claim.result, "jobs": summary}
         claim.save(update_fields=["result", "updated_at"])
         if not _replies_on(claim):
@@ -653,7 +653,7 @@ def _reply_mark(claim: InboxClaim, value: str, *, was: str) -> bool:
     return bool(moved)
 
 
-def _batch_summary(claim: InboxClaim, jobs: list[ImportJob]) -> list[dict]:
+def _batch_summary(jobs: list[ImportJob]) -> list[dict]:
     return [
         {
             "file": job.source_name or job.original_filename,

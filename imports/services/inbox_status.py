@@ -4,30 +4,24 @@ and the messages it rejected."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
-
 from django.conf import settings
 
 from ..models import InboxClaim, InboxClaimState, InboxKind, InboxScan
+from .inbox_mail import MailboxError, mailbox_address_parse
 
 IN_PROGRESS = (InboxClaimState.CLAIMED, InboxClaimState.SUBMITTED)
 
 
-def mailbox_shown(url: str) -> str:
-    """The mailbox URL without its password: `imaps://user@host:993/INBOX`."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    user = f"{unquote(parts.username)}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
-
-
-def mailbox_folder(url: str) -> str:
-    """The mailbox's folder as its scans record it (the URL's path, default INBOX)."""
-    if not url:
-        return ""
-    return unquote(urlsplit(url).path.lstrip("/")) or "INBOX"
+def _mailbox() -> tuple[str, str]:
+    """The mailbox as the page shows it (without its password) and the folder its scans are recorded under
+    (services/inbox_mail.py parses INBOX_IMAP_URL; an invalid one is recorded under INBOX)."""
+    if not settings.INBOX_IMAP_URL:
+        return "", ""
+    try:
+        address = mailbox_address_parse(settings.INBOX_IMAP_URL)
+    except MailboxError:
+        return "(invalid INBOX_IMAP_URL)", "INBOX"
+    return str(address), address.folder
 
 
 def _scan_dict(scan: InboxScan | None, *, source: str, in_progress: int) -> dict:
@@ -70,7 +64,7 @@ def inbox_overview(*, recent: int = 50) -> dict:
         _scan_dict(scans[(InboxKind.FOLDER, s)], source=s, in_progress=busy.get((InboxKind.FOLDER, s), 0))
         for s in folder_sources
     ]
-    mail_source = mailbox_folder(settings.INBOX_IMAP_URL)
+    mail_url, mail_source = _mailbox()
     mail_sources = sorted(
         {source for kind, source in scans if kind == InboxKind.MAIL} | ({mail_source} - {""})
     )
@@ -88,7 +82,7 @@ def inbox_overview(*, recent: int = 50) -> dict:
         },
         "mailbox": {
             "enabled": bool(settings.INBOX_IMAP_URL),
-            "url": mailbox_shown(settings.INBOX_IMAP_URL),
+            "url": mail_url,
             "reply": settings.INBOX_REPLY,
             "scans": mailboxes,
         },
