@@ -238,6 +238,9 @@ IMPORT_CHUNK_ROWS = env.int(
     "IMPORT_CHUNK_ROWS", default=10_000 if _db["ENGINE"].endswith("mysql") else 50_000
 )
 IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto | on | off
+# The longest record (one row, with its quoted line breaks) a text file may hold; a longer one fails the file
+# with record_too_long. The reader works in 1 MiB blocks whatever this says: it only bounds one row.
+IMPORT_MAX_RECORD_BYTES = env.int("IMPORT_MAX_RECORD_BYTES", default=64 * 1024 * 1024)
 # SQLite: where a running import writes its rows before one short copy into the table (about the size of
 # the file's rows; removed when the import ends).
 IMPORT_WORK_DIR = env_path("IMPORT_WORK_DIR", BASE_DIR / "var" / "work")

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from charset_normalizer import from_bytes
+from django.conf import settings
 
 from importhub.errors import FileRejected
 from tableconfig.naming import normalize_name
@@ -30,8 +31,11 @@ HEAD_BYTES = 64 * 1024
 HEAD_MAX_BYTES = 8 * 1024 * 1024
 SNIFF_RECORDS = 50
 SCAN_BLOCK_BYTES = 16 * 1024 * 1024
-# Measured: 4-8 MiB blocks are the fastest for Arrow's serial reader; a single record must fit in one.
-ARROW_BLOCK_BYTES = 8 * 1024 * 1024
+# What the import's reader hands Arrow per read, at least: small, because Arrow keeps the blocks its batches
+# came from while they live (8 MiB blocks cost 400 MB at 4M rows, 1 MiB ones 200 MB, at the same speed). A read
+# goes on past a block until it holds the end of a record, so a record longer than a block is still read
+# whole, up to IMPORT_MAX_RECORD_BYTES (a plain error past it).
+ARROW_BLOCK_BYTES = 1024 * 1024
 
 # charset-normalizer cannot tell the Latin code pages apart on short samples (it reads cp1252 "Muñoz"
 # as cp1250 "Muńoz", "Ç" as cp852 "Ă"); distributors' legacy exports are Windows-1252, so a guess that
@@ -284,7 +288,10 @@ def file_chunks_read(
         )
         return "skip"
 
-    source = _Utf8Source(path=path, fmt=fmt, offset=data_offset, records_before=1, name=name)
+    longest = max(int(settings.IMPORT_MAX_RECORD_BYTES), 1)
+    source = _Utf8Source(
+        path=path, fmt=fmt, offset=data_offset, records_before=1, name=name, record_limit=longest
+    )
     numbering = _RowNumbering()
     buffer = _ChunkBuffer(columns=columns)
     with source:
@@ -293,7 +300,8 @@ def file_chunks_read(
                 source,
                 read_options=pa_csv.ReadOptions(
                     use_threads=False,  # serial parsing is what gives the invalid-row handler row numbers
-                    block_size=ARROW_BLOCK_BYTES,
+                    # What Arrow asks for; each read gives it about ARROW_BLOCK_BYTES (see records_read).
+                    block_size=longest + 2 * ARROW_BLOCK_BYTES,
                     column_names=columns,
                     encoding="utf8",
                 ),
@@ -560,8 +568,18 @@ class _Utf8Source:
     row it is on, which the scanner knows because it sees every byte Arrow sees.
     """
 
-    def __init__(self, *, path: Path, fmt: FileFormat, offset: int, records_before: int, name: str) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        fmt: FileFormat,
+        offset: int,
+        records_before: int,
+        name: str,
+        record_limit: int = 0,
+    ) -> None:
         self.name = name
+        self.record_limit = record_limit  # when set, each read ends a record (see records_read)
         bom, body = _encoding_layout(path=path, encoding=fmt.encoding)
         self._raw = path.open("rb")
         self._raw.seek(max(offset, bom))
@@ -592,11 +610,39 @@ class _Utf8Source:
         self.closed = True
 
     def read(self, size: int = -1) -> bytes:
+        if self.record_limit:
+            block = ARROW_BLOCK_BYTES if size is None or size < 0 else min(size, ARROW_BLOCK_BYTES)
+            return self.records_read(block=block, longest=self.record_limit)
+        return self._piece_read(size)
+
+    def _piece_read(self, size: int) -> bytes:
         size = SCAN_BLOCK_BYTES if size is None or size < 0 else size
         while not self._out and not self._eof:
             self._out = self._next_piece(size)
         piece, self._out = self._out[:size], self._out[size:]
         return piece
+
+    def records_read(self, *, block: int, longest: int) -> bytes:
+        """The next bytes for Arrow: whole blocks of about `block` bytes, as many as it takes to hold the end of
+        a record (Arrow needs each read to end the record the previous one left open). A record that is still
+        open after `longest` bytes is refused by name and row, the row's bytes never piling up further."""
+        parts: list[bytes] = []
+        total = 0
+        record_start = self.scanner.line_start
+        while not self._eof or self._out:
+            parts.append(self._piece_read(block))
+            total += len(parts[-1])
+            if self.scanner.line_start != record_start or self._eof and not self._out:
+                break
+            if total > longest:
+                row = self.scanner.records + 1
+                raise ReadError(
+                    f"{self.name}: row {row:,} is longer than {longest:,} bytes (IMPORT_MAX_RECORD_BYTES) "
+                    "without ending: a value that long, or a quote that is never closed? Nothing was imported.",
+                    code="record_too_long",
+                    details={"row": row},
+                )
+        return b"".join(parts)
 
     def _next_piece(self, size: int) -> bytes:
         raw = self._raw.read(size)

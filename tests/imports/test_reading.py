@@ -295,3 +295,54 @@ def test_file_chunks_read_stops_where_the_file_becomes_unreadable(name, fmt, cod
     with pytest.raises(ReadError) as caught:
         _read_all(name, fmt=fmt)
     assert (caught.value.code, str(caught.value), caught.value.details["row"]) == (code, message, row)
+
+
+def _long_record_file(path: Path, *, encoding: str, newline: str, long_value: str) -> list[list[str]]:
+    rows = [
+        ["31001", "DO1", "short é"],
+        ["31001", "DO2", long_value],
+        ["31001", "DO3", "after the long one"],
+    ]
+    text = newline.join(["distid,dono,note", *(f'{a},{b},"{c}"' for a, b, c in rows)]) + newline
+    path.write_bytes(text.encode(encoding))
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("encoding", "newline"),
+    [("utf-8", "\n"), ("utf-8", "\r\n"), ("utf-8", "\r"), ("cp1252", "\r\n"), ("utf-16", "\n")],
+    ids=["utf8-lf", "utf8-crlf", "utf8-cr", "cp1252-crlf", "utf16-lf"],
+)
+def test_file_chunks_read_reads_a_record_longer_than_the_read_block_whole(
+    encoding, newline, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(reading, "ARROW_BLOCK_BYTES", 64)
+    # 5,000 bytes with quoted line breaks of every kind, 78 blocks of 64 bytes: each read goes on to a record end.
+    long_value = ("é\nline\r\nnext\rx" * 400)[:5000]
+    path = tmp_path / "long.csv"
+    rows = _long_record_file(path, encoding=encoding, newline=newline, long_value=long_value)
+    fmt = FileFormat(encoding, ",")
+    chunks = list(file_chunks_read(path=path, fmt=fmt, chunk_rows=2))
+    assert [chunk.frame.to_numpy().tolist() for chunk in chunks] == [rows[:2], rows[2:]]
+    assert [n for chunk in chunks for n in chunk.row_numbers.tolist()] == [2, 3, 4]
+
+
+def test_file_chunks_read_refuses_a_record_past_import_max_record_bytes_with_its_row(
+    tmp_path, monkeypatch, settings
+):
+    monkeypatch.setattr(reading, "ARROW_BLOCK_BYTES", 256)
+    settings.IMPORT_MAX_RECORD_BYTES = 4_000
+    near = tmp_path / "near.csv"
+    rows = _long_record_file(near, encoding="utf-8", newline="\n", long_value="n" * 3_900)
+    chunks = list(file_chunks_read(path=near, fmt=FileFormat("utf-8", ","), chunk_rows=10))
+    assert chunks[0].frame.to_numpy().tolist() == rows  # just under the limit: read whole
+    over = tmp_path / "over.csv"
+    _long_record_file(over, encoding="utf-8", newline="\n", long_value="x" * 9_000)
+    with pytest.raises(ReadError) as caught:
+        list(file_chunks_read(path=over, fmt=FileFormat("utf-8", ","), chunk_rows=10))
+    assert caught.value.code == "record_too_long"
+    assert caught.value.details == {"row": 3}
+    assert caught.value.message == (
+        "over.csv: row 3 is longer than 4,000 bytes (IMPORT_MAX_RECORD_BYTES) without ending: a value that "
+        "long, or a quote that is never closed? Nothing was imported."
+    )
