@@ -423,7 +423,7 @@ STAGE_NAMES = {
     "load_file": "rows made ready for the database (job's rows file / LOAD DATA file / executemany rows)",
     "server_load": "database load (LOAD DATA / executemany into the table / copy from the job's file)",
     "rejects": "rejected rows written to the errors file",
-    "summary": "summary query",
+    "summary": "summary (the query of a unique table; an append-only one adds its rows up in the reader)",
     "other": "other (job reads, re-sent checks, progress heartbeats)",
     "read": "read (parse the file's chunks)",
     "validate": "validate every row",

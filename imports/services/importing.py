@@ -44,7 +44,7 @@ from .reading import Chunk, file_chunks_read, file_open_head
 from .rejects import ErrorGroups, ErrorsFile
 from .resent import DuplicateContent, job_resent_check
 from .staging import job_rows_attached, job_rows_file_open, job_rows_file_path, job_rows_staged_possible
-from .summary import PeriodDay, job_notes_format, job_summary_with_days
+from .summary import PeriodDay, SummaryTally, job_notes_format, job_summary_with_days
 from .timings import StageTimes, stage_timed
 from .validation import RowError, ValidatedChunk, chunk_validate
 
@@ -71,6 +71,7 @@ class ImportOutcome:
     rounded: dict[str, int] = field(default_factory=dict)
     groups: ErrorGroups = field(default_factory=ErrorGroups)  # every row error, grouped (column, code)
     timings: StageTimes = field(default_factory=StageTimes)  # where the run's time went (services/timings.py)
+    tally: SummaryTally | None = None  # an append-only import's summary, added up as its rows go in
 
     @property
     def error_summary(self) -> list[dict]:
@@ -86,9 +87,17 @@ class ImportOutcome:
 
 
 def _validated_chunks(
-    path: Path, fmt, rules, chunk_rows: int, *, name: str, clock: StageTimes | None = None
-) -> Iterator[tuple[Chunk, ValidatedChunk]]:
-    """Each chunk read and validated; runs in the reader thread, so its stages go to `clock` by name."""
+    path: Path,
+    fmt,
+    rules,
+    chunk_rows: int,
+    *,
+    name: str,
+    clock: StageTimes | None = None,
+    ready: Callable[[Chunk, ValidatedChunk], object] | None = None,
+) -> Iterator[tuple[Chunk, ValidatedChunk, object]]:
+    """Each chunk read and validated, and given to `ready` (what the chunk's write can do ahead, returned
+    beside it); runs in the reader thread, so its stages go to `clock`, as the reader's."""
     chunks = file_chunks_read(path=path, fmt=fmt, chunk_rows=chunk_rows, name=name)
     try:
         while True:
@@ -98,9 +107,31 @@ def _validated_chunks(
                 return
             with stage_timed("validate", clock):
                 validated = chunk_validate(frame=chunk.frame, row_numbers=chunk.row_numbers, rules=rules)
-            yield chunk, validated
+            yield chunk, validated, (ready(chunk, validated) if ready is not None else None)
     finally:
         chunks.close()
+
+
+def _ahead(
+    writer, tally: SummaryTally | None, clock: StageTimes, *, doomed: Callable[[Chunk, ValidatedChunk], bool]
+):
+    """What the reader thread does for each validated chunk before handing it over: the chunk's load file
+    (writer.chunk_prepare) and its rows added to the summary tally, each timed as the reader's stage. A chunk
+    the main thread will not write (`doomed`: the file is rejected whole) gets neither."""
+    prepare = getattr(writer, "chunk_prepare", None)
+
+    def ready(chunk: Chunk, validated: ValidatedChunk):
+        if not len(validated.frame) or doomed(chunk, validated):
+            return None
+        if tally is not None:
+            with stage_timed("summary", clock):
+                tally.add(validated.frame)
+        if prepare is None:
+            return None
+        with stage_timed("load_file", clock):
+            return prepare(frame=validated.frame, row_numbers=validated.row_numbers)
+
+    return ready
 
 
 @contextlib.contextmanager
@@ -296,6 +327,15 @@ def _import_file(
             on_duplicate=table.on_duplicate,
             update_columns=[rule.name for rule in mapping.rules if rule.source is not None],
         )
+    # An append-only table's summary is added up from its rows as they go in; a table with unique columns
+    # (rows updated, skipped, repeated) is summarised from what it holds afterwards, by a query.
+    outcome.tally = (
+        None if unique or dry_run else SummaryTally(columns=columns, chunk_rows=settings.IMPORT_CHUNK_ROWS)
+    )
+
+    def doomed(chunk: Chunk, validated: ValidatedChunk) -> bool:
+        return _chunk_doomed(table, outcome, chunk, validated)
+
     keep_errors = False
     try:
         # Active in this thread: a writer times its own load file inside the chunk's write.
@@ -309,6 +349,7 @@ def _import_file(
                 settings.IMPORT_CHUNK_ROWS,
                 name=job.original_filename,
                 clock=clock,
+                ready=_ahead(writer, outcome.tally, clock, doomed=doomed),
             )
             # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
             with _prefetched(chunks, depth=1) as prefetched:
@@ -317,8 +358,10 @@ def _import_file(
                         item = next(prefetched, None)
                     if item is None:
                         break
-                    chunk, validated = item
-                    _chunk_record(job, table, writer, errors_file, outcome, chunk, validated, labels)
+                    chunk, validated, prepared = item
+                    _chunk_record(
+                        job, table, writer, errors_file, outcome, chunk, validated, labels, prepared
+                    )
                     job_progress_set(job.id, outcome.total_rows)
                     if progress:
                         progress(outcome.total_rows)
@@ -334,23 +377,39 @@ def _import_file(
     return writer
 
 
+def _chunk_doomed(table, outcome: ImportOutcome, chunk: Chunk, validated: ValidatedChunk) -> bool:
+    """Whether nothing of the file will be kept (it is rejected whole on its first bad row): its later
+    chunks are only counted, never written."""
+    return bool(
+        table.reject_file_on_error and (outcome.error_count or len(validated.rejected) or chunk.ragged)
+    )
+
+
 def _chunk_record(
-    job, table, writer, errors_file, outcome: ImportOutcome, chunk: Chunk, validated, labels: dict[str, str]
+    job,
+    table,
+    writer,
+    errors_file,
+    outcome: ImportOutcome,
+    chunk: Chunk,
+    validated,
+    labels: dict[str, str],
+    prepared=None,
 ) -> None:
-    """Write one validated chunk's good rows and record its bad ones (counts, grouped errors, kept errors,
-    errors file)."""
+    """Write one validated chunk's good rows (or what the reader thread `prepared` of them) and record its
+    bad ones (counts, grouped errors, kept errors, errors file)."""
     outcome.total_rows += len(chunk.frame) + len(chunk.ragged)
     outcome.warnings.extend(chunk.notes)
     for column, count in validated.rounded.items():
         outcome.rounded[column] = outcome.rounded.get(column, 0) + count
     refused: list[RowError] = []
     refused_rows: list[tuple[int, str, list[str]]] = []
-    doomed = table.reject_file_on_error and (
-        outcome.error_count or len(validated.rejected) or chunk.ragged
-    )  # nothing will be kept: only count the bad rows
-    if len(validated.frame) and not doomed:
+    if len(validated.frame) and not _chunk_doomed(table, outcome, chunk, validated):
         with stage_timed(writer.stage, outcome.timings):
-            written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
+            if prepared is not None:
+                written = writer.chunk_write(prepared=prepared)
+            else:
+                written = writer.chunk_write(frame=validated.frame, row_numbers=validated.row_numbers)
         outcome.inserted_count += written.inserted
         outcome.updated_count += written.updated
         outcome.skipped_count += written.skipped
@@ -398,6 +457,15 @@ def _job_finished(
     return finished
 
 
+def _summary_of(job: ImportJob, outcome: ImportOutcome) -> tuple[dict, list[PeriodDay]]:
+    """The job's summary: added up while its rows went in (append-only tables), else read from the table."""
+    if outcome.tally is not None:
+        return outcome.tally.result()
+    return job_summary_with_days(
+        table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
+    )
+
+
 def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, progress) -> ImportJob:
     """MySQL (row locks), and SQLite tables with unique columns: every row written inside one transaction
     that also holds the job's row, so a duplicate delivery waits and then finds the job final."""
@@ -410,9 +478,7 @@ def _import_in_one_transaction(job_id: int, run: _Run, outcome: ImportOutcome, p
             return job
         _import_file(job, outcome, progress)
         with stage_timed("summary", outcome.timings):
-            summary, days = job_summary_with_days(
-                table_name=job.table.table_name, columns=table_columns(job.table), job_id=job.id
-            )
+            summary, days = _summary_of(job, outcome)
         job_resent_check(job, lock=True)  # an identical file that committed while this one was read
         return _job_finished(job, run, outcome, summary, days)
 
@@ -427,14 +493,8 @@ def _import_staged(job: ImportJob, attempt: int, run: _Run, outcome: ImportOutco
         if not _run_current(job.id, attempt):
             logger.info("Job %s: run %s superseded by a later one; its rows are not kept.", job.id, attempt)
             return ImportJob.objects.get(pk=job.id)
+        summary, days = _summary_of(job, outcome)
         with job_rows_attached(path=rows.path) as schema:
-            with stage_timed("summary", outcome.timings):
-                summary, days = job_summary_with_days(
-                    table_name=job.table.table_name,
-                    columns=table_columns(job.table),
-                    job_id=job.id,
-                    schema=schema,
-                )
             with transaction.atomic():
                 if not _run_current(job.id, attempt):  # decided under the write lock
                     logger.info(

@@ -3,6 +3,8 @@ INSERT, SQLite executemany. Every path runs inside the caller's transaction and 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import logging
 import os
@@ -66,6 +68,16 @@ class RowRefusal:
     value: str
     code: str
     message: str
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk made ready for the database away from it (in the import's reader thread): for LOAD DATA, its
+    file already written. `frame` stays for the fallback to INSERT should the server refuse LOAD DATA."""
+
+    frame: pd.DataFrame
+    row_numbers: np.ndarray
+    path: str
 
 
 @dataclass(frozen=True)
@@ -264,10 +276,12 @@ class TableWriter:
             )
         return deleted
 
-    def chunk_write(self, *, frame: pd.DataFrame, row_numbers=None) -> ChunkWriteResult:
-        """Write one chunk (columns as configured, canonical strings or None). `row_numbers` (the file's row
-        of each frame row) only words the messages."""
-        self._transaction_check()
+    def chunk_prepare(self, *, frame: pd.DataFrame, row_numbers=None) -> PreparedChunk | None:
+        """What of a chunk's write can be done without the database, done now, from any thread; None when
+        nothing can (see MysqlWriter). Give the result to chunk_write(prepared=...)."""
+        return None
+
+    def _frame_ordered(self, frame: pd.DataFrame) -> pd.DataFrame:
         if list(frame.columns) != self.columns:
             missing = [c for c in self.columns if c not in frame.columns]
             extra = [str(c) for c in frame.columns if c not in self.columns]
@@ -277,6 +291,17 @@ class TableWriter:
                     f"unexpected {extra or 'none'}."
                 )
             frame = frame[self.columns]
+        return frame
+
+    def chunk_write(
+        self, *, frame: pd.DataFrame | None = None, row_numbers=None, prepared: PreparedChunk | None = None
+    ) -> ChunkWriteResult:
+        """Write one chunk (columns as configured, canonical strings or None), or the chunk chunk_prepare made
+        ready. `row_numbers` (the file's row of each frame row) only words the messages."""
+        self._transaction_check()
+        if prepared is not None:
+            return self._prepared_write(prepared)
+        frame = self._frame_ordered(frame)
         if frame.empty:
             return ChunkWriteResult(inserted=0)
         rows = _rows_numbered(row_numbers, len(frame))
@@ -591,6 +616,7 @@ class MysqlWriter(TableWriter):
         self.statement_bytes = max(16 * 1024, min(INSERT_MAX_STATEMENT_BYTES, packet - 64 * 1024))
         self.directory = None
         self._cleanup = None
+        self._files = itertools.count()
         if load_data:
             self.directory = tempfile.mkdtemp(prefix="importhub-load-")
             self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
@@ -609,6 +635,39 @@ class MysqlWriter(TableWriter):
                     raise
                 self._refused(exc)
         return self._insert(frame, into=into, lines=lines, row_numbers=row_numbers)
+
+    def chunk_prepare(self, *, frame: pd.DataFrame, row_numbers=None) -> PreparedChunk | None:
+        """An append-only table on LOAD DATA: the chunk's file written now, so that the import's reader thread
+        writes it while the previous chunk loads. Touches no connection and no state but a file of its own."""
+        if self.unique_columns or not self.load_data or frame.empty:
+            return None
+        frame = self._frame_ordered(frame)
+        return PreparedChunk(
+            frame=frame,
+            row_numbers=_rows_numbered(row_numbers, len(frame)),
+            path=self._chunk_file(frame, None),
+        )
+
+    def _prepared_write(self, prepared: PreparedChunk) -> ChunkWriteResult:
+        rows = len(prepared.frame)
+        if self.load_data:
+            try:
+                self._file_load(
+                    prepared.path,
+                    into=self.table_sql,
+                    lines=None,
+                    rows=rows,
+                    row_numbers=prepared.row_numbers,
+                )
+                return ChunkWriteResult(inserted=rows)
+            except OperationalError as exc:
+                if not exc.args or exc.args[0] not in LOAD_DATA_REFUSED_CODES:
+                    raise
+                self._refused(exc)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(prepared.path)
+        self._insert(prepared.frame, into=self.table_sql, lines=None, row_numbers=prepared.row_numbers)
+        return ChunkWriteResult(inserted=rows)
 
     def _refused(self, exc: OperationalError) -> None:
         global _load_data_allowed
@@ -630,7 +689,7 @@ class MysqlWriter(TableWriter):
         for column in self.columns:
             items, joined, nulls = _column_strings(frame, column)
             columns.append(_with_nulls(_escape_column(items, joined), nulls, NULL_FIELD))
-        path = os.path.join(self.directory, "chunk.tsv")
+        path = os.path.join(self.directory, f"chunk-{next(self._files)}.tsv")  # one file per chunk in flight
         with open(path, "w", encoding="utf-8", newline="") as handle:
             handle.write("\n".join(map("\t".join, zip(*columns, strict=True))))
             handle.write("\n")
@@ -639,6 +698,10 @@ class MysqlWriter(TableWriter):
     def _load_data(self, frame: pd.DataFrame, *, into: str, lines, row_numbers: np.ndarray) -> None:
         with stage_timed("load_file"):
             path = self._chunk_file(frame, lines)
+        self._file_load(path, into=into, lines=lines, rows=len(frame), row_numbers=row_numbers)
+
+    def _file_load(self, path: str, *, into: str, lines, rows: int, row_numbers: np.ndarray) -> None:
+        """LOAD DATA of one chunk's file (removed after), its counts and every warning checked."""
         quote = connection.ops.quote_name
         if lines is None:
             names = self.columns_sql
@@ -662,8 +725,8 @@ class MysqlWriter(TableWriter):
                 self._warnings_check(cursor, context=row_numbers)
         finally:
             os.unlink(path)
-        if records != len(frame):
-            raise DataError(f"LOAD DATA read {records} rows into {self.table_name}, expected {len(frame)}.")
+        if records != rows:
+            raise DataError(f"LOAD DATA read {records} rows into {self.table_name}, expected {rows}.")
         if skipped:
             raise IntegrityError(
                 f"LOAD DATA skipped {skipped} rows of {self.table_name} that repeat a unique value; "

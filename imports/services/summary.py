@@ -8,6 +8,8 @@ import datetime as dt
 import logging
 from decimal import Context, Decimal, localcontext
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import OperationalError, connection, transaction
 
 from tableconfig.models import ColumnConfig, ColumnRole
@@ -37,7 +39,11 @@ def _as_datetime(value) -> dt.datetime | None:
         return value.replace(tzinfo=None)
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time())
-    return dt.datetime.fromisoformat(str(value)[:19])
+    text = str(value)
+    try:  # canonical text: ISO, with the microseconds the table keeps ('2026-10-31 23:00:00.500000')
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return dt.datetime.fromisoformat(text[:19])
 
 
 @dataclasses.dataclass
@@ -115,28 +121,34 @@ def job_summary_compute(
     return job_summary_with_days(table_name=table_name, columns=columns, job_id=job_id, schema=schema)[0]
 
 
-def job_summary_with_days(
-    *, table_name: str, columns: list[ColumnConfig], job_id: int, schema: str = ""
-) -> tuple[dict, list[PeriodDay]]:
-    """The summary, and the rows and amount per day of the period column (empty without one): one grouped
-    pass over the job's rows gives the period, the amount total and the days."""
+def _roles_read(columns: list[ColumnConfig]) -> tuple[dict, int, int]:
+    """The columns by role, and the amount column's (places, digits): an int amount has 0 places."""
     roles = {c.role: c.column_name for c in columns if c.role}
-    table_sql = _quote(table_name, "table")
-    if schema:
-        table_sql = f"{_quote(schema, 'table')}.{table_sql}"
-    summary: dict = {}
-    day_sql = amount_sql = None
-    places = digits = 0
-    if ColumnRole.PERIOD in roles:
-        column = _quote(roles[ColumnRole.PERIOD], "column")
-        day_sql = f"DATE({column})" if connection.vendor == "mysql" else f"SUBSTR({column}, 1, 10)"
+    places, digits = 0, 0
     if ColumnRole.AMOUNT in roles:
         amount = next(c for c in columns if c.column_name == roles[ColumnRole.AMOUNT])
         places, digits = (
             (amount.decimal_places, amount.decimal_digits) if amount.data_type == "decimal" else (0, 18)
         )
+    return roles, places, digits
+
+
+def job_summary_with_days(
+    *, table_name: str, columns: list[ColumnConfig], job_id: int, schema: str = ""
+) -> tuple[dict, list[PeriodDay]]:
+    """The summary, and the rows and amount per day of the period column (empty without one): one grouped
+    pass over the job's rows gives the period, the amount total and the days."""
+    roles, places, digits = _roles_read(columns)
+    table_sql = _quote(table_name, "table")
+    if schema:
+        table_sql = f"{_quote(schema, 'table')}.{table_sql}"
+    day_sql = amount_sql = None
+    if ColumnRole.PERIOD in roles:
+        column = _quote(roles[ColumnRole.PERIOD], "column")
+        day_sql = f"DATE({column})" if connection.vendor == "mysql" else f"SUBSTR({column}, 1, 10)"
+    if ColumnRole.AMOUNT in roles:
         amount_sql = _quote(roles[ColumnRole.AMOUNT], "column")
-    days: list[PeriodDay] = []
+    groups: dict = {}
     if day_sql or amount_sql:
         groups = _groups_total(
             table_sql=table_sql,
@@ -146,26 +158,7 @@ def job_summary_with_days(
             places=places,
             digits=digits,
         )
-        scale = Decimal(1).scaleb(-places)
-
-        def text(value: Decimal | None) -> str | None:
-            # The column's own scale, so both databases give the same text ('4849001.7500').
-            return None if value is None else _decimal_text(value.quantize(scale, context=Context(prec=200)))
-
-        if day_sql:
-            days = sorted(
-                (PeriodDay(_as_date(day), g.rows, text(g.amount)) for day, g in groups.items() if day),
-                key=lambda d: d.day,
-            )
-            summary["period_column"] = roles[ColumnRole.PERIOD]
-            summary["period_start"] = days[0].day.isoformat() if days else None
-            summary["period_end"] = days[-1].day.isoformat() if days else None
-        if amount_sql:
-            amounts = [g.amount for g in groups.values() if g.amount is not None]
-            with localcontext(Context(prec=200)):
-                total = sum(amounts, Decimal(0)) if amounts else None
-            summary["amount_column"] = roles[ColumnRole.AMOUNT]
-            summary["amount_total"] = text(total)
+    exported = None
     if ColumnRole.EXPORT_DATE in roles:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -174,8 +167,98 @@ def job_summary_with_days(
                 [job_id],
             )
             exported = _as_datetime(cursor.fetchone()[0])
+    return _summary_build(roles=roles, places=places, groups=groups, exported=exported)
+
+
+def _summary_build(
+    *, roles: dict, places: int, groups: dict, exported: dt.datetime | None
+) -> tuple[dict, list[PeriodDay]]:
+    """The summary and the days from the job's rows grouped by day ({day or None: _Group}) and the latest
+    export date: the same for the figures read back from the table and for those added up while loading."""
+    summary: dict = {}
+    days: list[PeriodDay] = []
+    scale = Decimal(1).scaleb(-places)
+
+    def text(value: Decimal | None) -> str | None:
+        # The column's own scale, so both databases give the same text ('4849001.7500').
+        return None if value is None else _decimal_text(value.quantize(scale, context=Context(prec=200)))
+
+    if ColumnRole.PERIOD in roles:
+        days = sorted(
+            (PeriodDay(_as_date(day), g.rows, text(g.amount)) for day, g in groups.items() if day),
+            key=lambda d: d.day,
+        )
+        summary["period_column"] = roles[ColumnRole.PERIOD]
+        summary["period_start"] = days[0].day.isoformat() if days else None
+        summary["period_end"] = days[-1].day.isoformat() if days else None
+    if ColumnRole.AMOUNT in roles:
+        amounts = [g.amount for g in groups.values() if g.amount is not None]
+        with localcontext(Context(prec=200)):
+            total = sum(amounts, Decimal(0)) if amounts else None
+        summary["amount_column"] = roles[ColumnRole.AMOUNT]
+        summary["amount_total"] = text(total)
+    if ColumnRole.EXPORT_DATE in roles:
         summary["export_date"] = exported.isoformat(sep=" ") if exported else None
     return summary, days
+
+
+class SummaryTally:
+    """The summary of an append-only import added up from the rows as they are written, so that no query reads
+    them back: the same figures as job_summary_with_days gives from the table (every row the job wrote is a
+    row given here, in the canonical text the table stores; the server's warnings fail the file otherwise).
+
+    `add` takes each chunk's written rows (canonical text or None), in Arrow: the day is the first 10
+    characters of the period value, the amount is summed exactly as decimal (128 or 256 bits, chosen so that
+    a chunk's sum cannot overflow; the chunks' sums are added as Decimals), the export date is the greatest
+    canonical text, which sorts as the dates do. Not thread-safe: one thread adds, then another reads."""
+
+    def __init__(self, *, columns: list[ColumnConfig], chunk_rows: int):
+        self.roles, self.places, digits = _roles_read(columns)
+        self.period = self.roles.get(ColumnRole.PERIOD)
+        self.amount = self.roles.get(ColumnRole.AMOUNT)
+        self.export = self.roles.get(ColumnRole.EXPORT_DATE)
+        width = digits + len(str(max(int(chunk_rows), 1))) + 1  # a chunk's sum has at most this many digits
+        self.amount_type = pa.decimal128(38, self.places) if width <= 38 else pa.decimal256(76, self.places)
+        self.groups: dict[str | None, _Group] = {}
+        self.exported: str | None = None
+
+    def add(self, frame) -> None:
+        if not len(frame):
+            return
+        if self.export is not None:
+            latest = pc.max(pa.array(frame[self.export], type=pa.string(), from_pandas=True)).as_py()
+            if latest is not None and (self.exported is None or latest > self.exported):
+                self.exported = latest
+        if self.period is None and self.amount is None:
+            return
+        count = len(frame)
+        day = (
+            pc.utf8_slice_codeunits(pa.array(frame[self.period], type=pa.string(), from_pandas=True), 0, 10)
+            if self.period is not None
+            else pa.nulls(count, type=pa.string())
+        )
+        amount = (
+            pc.cast(pa.array(frame[self.amount], type=pa.string(), from_pandas=True), self.amount_type)
+            if self.amount is not None
+            else pa.nulls(count, type=self.amount_type)
+        )
+        grouped = (
+            pa.table({"day": day, "amount": amount})
+            .group_by("day", use_threads=False)
+            .aggregate([([], "count_all"), ("amount", "sum")])
+        )
+        with localcontext(Context(prec=200)):
+            for row in grouped.to_pylist():
+                group = self.groups.setdefault(row["day"], _Group())
+                group.rows += row["count_all"]
+                if row["amount_sum"] is not None and self.amount is not None:
+                    group.amount = row["amount_sum"] + (group.amount or 0)
+
+    def result(self) -> tuple[dict, list[PeriodDay]]:
+        """(summary, days), as job_summary_with_days returns them."""
+        return _summary_build(
+            roles=self.roles, places=self.places, groups=self.groups, exported=_as_datetime(self.exported)
+        )
 
 
 def _decimal_text(value: Decimal) -> str:
