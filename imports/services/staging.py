@@ -74,7 +74,6 @@ class JobRowsFile:
         self.imported_at_db = connection.ops.adapt_datetimefield_value(imported_at)
         self.quote = connection.ops.quote_name
         self.columns_sql = ", ".join(self.quote(c) for c in columns)
-        self.lines = 0
         types = self._column_types()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
@@ -83,13 +82,15 @@ class JobRowsFile:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         definitions = ", ".join(f"{self.quote(c)} {types[c]}" for c in columns)
+        # The file's columns and an alias of the rowid, which SQLite fills in (no value bound per row) and which
+        # keeps the file's order; the copy adds the job's id and time.
+        self.line = next(
+            f"ih_line{n or ''}" for n in range(len(columns) + 1) if f"ih_line{n or ''}" not in columns
+        )
         self.db.execute(
-            f"CREATE TABLE {self.quote(table_name)} (line INTEGER PRIMARY KEY, {definitions}, import_job_id INTEGER)"
+            f"CREATE TABLE {self.quote(table_name)} ({self.quote(self.line)} INTEGER PRIMARY KEY, {definitions})"
         )
-        self.insert_sql = (
-            f"INSERT INTO {self.quote(table_name)} (line, {self.columns_sql}, import_job_id) "
-            f"VALUES ({', '.join(['?'] * (len(columns) + 2))})"
-        )
+        self.insert_sql = f"INSERT INTO {self.quote(table_name)} ({self.columns_sql}) VALUES ({', '.join(['?'] * len(columns))})"
 
     def _column_types(self) -> dict[str, str]:
         """The table's declared column types, so the private file gives every value the same affinity."""
@@ -117,8 +118,7 @@ class JobRowsFile:
         for column in self.columns:
             items, _, nulls = _column_strings(frame, column)
             values.append(_with_nulls(items, nulls, None))
-        start = self.lines
-        rows = zip(range(start, start + len(frame)), *values, [self.job_id] * len(frame), strict=True)
+        rows = zip(*values, strict=True)
         self.db.execute("BEGIN")
         try:
             self.db.executemany(self.insert_sql, rows)
@@ -126,7 +126,6 @@ class JobRowsFile:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.lines += len(frame)
         return ChunkWriteResult(inserted=len(frame))
 
     def close(self) -> None:
@@ -141,7 +140,7 @@ class JobRowsFile:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {self.quote(self.table_name)} ({self.columns_sql}, import_job_id, imported_at) "
-                f"SELECT {self.columns_sql}, %s, %s FROM {source} ORDER BY line",
+                f"SELECT {self.columns_sql}, %s, %s FROM {source} ORDER BY {self.quote(self.line)}",
                 [self.job_id, self.imported_at_db],
             )
             return cursor.rowcount

@@ -113,12 +113,9 @@ class PeriodDay:
     amount: str | None
 
 
-def job_summary_compute(
-    *, table_name: str, columns: list[ColumnConfig], job_id: int, schema: str = ""
-) -> dict:
-    """Aggregate the rows this job wrote (the rows carrying its id: inserted or updated), exactly; from the
-    table, or from the same-named table of an attached `schema` (a job's private rows file)."""
-    return job_summary_with_days(table_name=table_name, columns=columns, job_id=job_id, schema=schema)[0]
+def job_summary_compute(*, table_name: str, columns: list[ColumnConfig], job_id: int) -> dict:
+    """Aggregate the rows this job wrote (the rows carrying its id: inserted or updated), exactly."""
+    return job_summary_with_days(table_name=table_name, columns=columns, job_id=job_id)[0]
 
 
 def _roles_read(columns: list[ColumnConfig]) -> tuple[dict, int, int]:
@@ -134,14 +131,12 @@ def _roles_read(columns: list[ColumnConfig]) -> tuple[dict, int, int]:
 
 
 def job_summary_with_days(
-    *, table_name: str, columns: list[ColumnConfig], job_id: int, schema: str = ""
+    *, table_name: str, columns: list[ColumnConfig], job_id: int
 ) -> tuple[dict, list[PeriodDay]]:
     """The summary, and the rows and amount per day of the period column (empty without one): one grouped
     pass over the job's rows gives the period, the amount total and the days."""
     roles, places, digits = _roles_read(columns)
     table_sql = _quote(table_name, "table")
-    if schema:
-        table_sql = f"{_quote(schema, 'table')}.{table_sql}"
     day_sql = amount_sql = None
     if ColumnRole.PERIOD in roles:
         column = _quote(roles[ColumnRole.PERIOD], "column")
