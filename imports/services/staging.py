@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import connection
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 # The name the private file is attached under on the main connection for the copy (a fixed, safe identifier).
 JOB_ROWS_SCHEMA = "ih_job_rows"
+ROWS_PER_STATEMENT = 500
 
 
 def job_rows_staged_possible(*, unique_columns: list[str]) -> bool:
@@ -90,7 +92,12 @@ class JobRowsFile:
         self.db.execute(
             f"CREATE TABLE {self.quote(table_name)} ({self.quote(self.line)} INTEGER PRIMARY KEY, {definitions})"
         )
-        self.insert_sql = f"INSERT INTO {self.quote(table_name)} ({self.columns_sql}) VALUES ({', '.join(['?'] * len(columns))})"
+        self._insert_head = f"INSERT INTO {self.quote(table_name)} ({self.columns_sql}) VALUES "
+        self._row_sql = f"({', '.join(['?'] * len(columns))})"
+        # As many rows per INSERT as SQLite lets one statement bind (32,766 values since 3.32, 999 before).
+        limit = self.db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.rows_per_statement = max(1, min(ROWS_PER_STATEMENT, limit // len(columns)))
+        self._statements: dict[int, str] = {}
 
     def _column_types(self) -> dict[str, str]:
         """The table's declared column types, so the private file gives every value the same affinity."""
@@ -114,19 +121,31 @@ class JobRowsFile:
         if frame.empty:
             return ChunkWriteResult(inserted=0)
         frame = frame[self.columns]
-        values = []
-        for column in self.columns:
-            items, _, nulls = _column_strings(frame, column)
-            values.append(_with_nulls(items, nulls, None))
-        rows = zip(*values, strict=True)
+        count, width = len(frame), len(self.columns)
+        cells = np.empty((count, width), dtype=object)
+        for index, column in enumerate(self.columns):
+            items, _, nulls = _column_strings(frame, column)  # refuses anything but text or None
+            cells[:, index] = _with_nulls(items, nulls, None)
+        # Many rows per statement: the same values bound, a fraction of the statements to step (measured: 1M
+        # rows of 8 columns into the file 3.5 s one row per statement, 1.6-2.2 s this way).
+        per = self.rows_per_statement
+        whole = count - count % per
         self.db.execute("BEGIN")
         try:
-            self.db.executemany(self.insert_sql, rows)
+            if whole:
+                self.db.executemany(self._values_sql(per), cells[:whole].reshape(-1, per * width).tolist())
+            if whole < count:
+                self.db.execute(self._values_sql(count - whole), cells[whole:].reshape(-1).tolist())
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         return ChunkWriteResult(inserted=len(frame))
+
+    def _values_sql(self, rows: int) -> str:
+        if rows not in self._statements:
+            self._statements[rows] = self._insert_head + ",".join([self._row_sql] * rows)
+        return self._statements[rows]
 
     def close(self) -> None:
         """Close the private connection; the file stays for the copy (the run removes it when it ends)."""
