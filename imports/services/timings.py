@@ -43,7 +43,9 @@ class StageTimes:
 
     def add(self, stage: str, seconds: float) -> None:
         in_main = threading.get_ident() == self._main_thread
-        table = self.reader if stage in _READER_ONLY or (stage in READER_STAGES and not in_main) else self.main
+        table = (
+            self.reader if stage in _READER_ONLY or (stage in READER_STAGES and not in_main) else self.main
+        )
         if stage not in table:
             raise ValueError(f"Unknown import stage {stage!r}.")
         with self._lock:
