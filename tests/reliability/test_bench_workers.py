@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sqlite3
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django_q.models import OrmQ, Task
 from rest_framework.authtoken.models import Token
 
@@ -48,6 +51,32 @@ def test_bench_workers_prints_the_figures_and_cleans_up(
     ]
     assert [(f["workers"], f["files"], f["rows"]) for f in report["throughput"]] == [(1, 2, 600), (2, 2, 600)]
     assert all(f["rows_per_second"] > 0 for f in report["throughput"])
+    one, two = report["throughput"]
+    assert one["speed_up"] == 1
+    assert two["speed_up"] == pytest.approx(two["rows_per_second"] / one["rows_per_second"])
+    assert f"  2 workers: {two['speed_up']:.2f}x of 1 worker\n" in text
+
+    # What limits scaling, read from this machine and from the server itself.
+    machine = report["machine"]
+    assert (machine["cpu_count"], machine["cpu_affinity"]) == (os.cpu_count(), len(os.sched_getaffinity(0)))
+    assert f"cores: {os.cpu_count()} (os.cpu_count), {len(os.sched_getaffinity(0))} usable" in text
+    if connection.vendor == "mysql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT VERSION(), @@innodb_autoinc_lock_mode, @@innodb_buffer_pool_size")
+            version, mode, pool = cursor.fetchone()
+        assert (machine["autoinc_lock_mode"], machine["buffer_pool_bytes"]) == (mode, pool)
+        assert machine["server"].endswith(" " + version.split("-")[0])
+        assert f"database: {machine['server']} on this machine; innodb_autoinc_lock_mode={mode}, " in text
+        lifted = "innodb_autoinc_lock_mode=2 in the server's my.cnf [mysqld] lifts it"
+        assert (lifted in text) == (mode in (0, 1))
+    else:
+        assert machine["autoinc_lock_mode"] is None
+        assert (
+            f"database: SQLite {sqlite3.sqlite_version} on this machine; innodb_autoinc_lock_mode: does not "
+            in text
+        )
+    shared = "the workers and the database share the cores"
+    assert (shared in text) == (two["speed_up"] < 1 and machine["cpu_affinity"] <= 3)
 
     # The user's sales table is as it was: the benchmark imported into a scratch table of its own.
     assert user_sales() == before

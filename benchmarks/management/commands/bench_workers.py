@@ -9,7 +9,9 @@ import http.client
 import io
 import json
 import math
+import os
 import socket
+import sqlite3
 import sys
 import time
 import uuid
@@ -23,7 +25,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import override_settings
 from django_q.conf import Conf
 from rest_framework.authtoken.models import Token
@@ -63,6 +65,109 @@ class ThroughputFigures:
     rows: int
     seconds: float
     rows_per_second: float
+    # rows/s over the 1-worker run's (or the first run's, when 1 is not among --workers).
+    speed_up: float | None = None
+
+
+@dataclass
+class MachineFigures:
+    """What limits scaling: the cores the workers (and a database on this machine) share, and the server's
+    auto-increment lock mode, under which concurrent LOAD DATA into one table may queue."""
+
+    cpu_count: int | None  # os.cpu_count()
+    cpu_affinity: int  # cores this process may run on: len(os.sched_getaffinity(0))
+    server: str  # "MariaDB 10.11.19", "SQLite 3.40.1"
+    database_local: bool  # SQLite, or a MySQL server on loopback or a socket: it shares these cores
+    autoinc_lock_mode: int | None = None  # @@innodb_autoinc_lock_mode, MySQL/MariaDB only
+    buffer_pool_bytes: int | None = None  # @@innodb_buffer_pool_size
+    binlog_format: str | None = None  # @@binlog_format, when the binary log is on
+    load_before: list[float] = field(default_factory=list)  # os.getloadavg() before the batch runs
+    load_after: list[float] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        where = "on this machine" if self.database_local else "on another machine"
+        out = [
+            f"  cores: {self.cpu_count} (os.cpu_count), {self.cpu_affinity} usable (sched_getaffinity); "
+            f"load average {_load_text(self.load_before)} before, {_load_text(self.load_after)} after",
+        ]
+        if self.autoinc_lock_mode is None and self.server.startswith("SQLite"):
+            out.append(
+                f"  database: {self.server} {where}; innodb_autoinc_lock_mode: does not apply (SQLite has one "
+                "writer at a time)"
+            )
+            return out
+        mode = "unknown" if self.autoinc_lock_mode is None else str(self.autoinc_lock_mode)
+        line = f"  database: {self.server} {where}; innodb_autoinc_lock_mode={mode}"
+        if self.buffer_pool_bytes is not None:
+            line += f", innodb_buffer_pool_size={self.buffer_pool_bytes / 1024**2:,.0f} MiB"
+        line += f", binlog_format={self.binlog_format}" if self.binlog_format else ", binary log off"
+        out.append(line)
+        return out
+
+
+def scaling_notes(machine: MachineFigures, throughput: list[ThroughputFigures]) -> list[str]:
+    """One line for each limit the figures point at: shared cores when more workers were slower, and the
+    auto-increment lock mode that makes concurrent LOAD DATA into one table wait."""
+    notes = []
+    base = throughput_base(throughput).workers
+    slower = [f.workers for f in throughput if f.workers > base and f.speed_up is not None and f.speed_up < 1]
+    # The database on this machine takes a core of its own while the workers load.
+    if slower and machine.database_local and machine.cpu_affinity <= max(slower) + 1:
+        notes.append(
+            f"  {max(slower)} workers were slower than {base} on {machine.cpu_affinity} cores: the workers and "
+            "the database share the cores (more workers pay off on machines of their own, against a database "
+            "with spare cores)."
+        )
+    if machine.autoinc_lock_mode in (0, 1):
+        advice = (
+            f"  innodb_autoinc_lock_mode={machine.autoinc_lock_mode}: concurrent LOAD DATA into one table wait for "
+            "the table's auto-increment lock; innodb_autoinc_lock_mode=2 in the server's my.cnf [mysqld] lifts it "
+            "(it needs row-based binary logging: binlog_format=ROW, or MariaDB's default MIXED, is fine"
+        )
+        if machine.binlog_format == "STATEMENT":
+            advice += "; this server logs STATEMENT: change binlog_format first"
+        notes.append(advice + ").")
+    elif machine.autoinc_lock_mode == 2:
+        notes.append(
+            "  innodb_autoinc_lock_mode=2: concurrent LOAD DATA into one table do not wait for an auto-increment "
+            "lock."
+        )
+    return notes
+
+
+def _load_text(load: list[float]) -> str:
+    return "/".join(f"{v:.2f}" for v in load) if load else "-"
+
+
+def machine_describe() -> MachineFigures:
+    """The cores of this machine and the database server's version and settings, read from the server."""
+    db = connection.settings_dict
+    if connection.vendor != "mysql":
+        return MachineFigures(
+            cpu_count=os.cpu_count(),
+            cpu_affinity=len(os.sched_getaffinity(0)),
+            server=f"SQLite {sqlite3.sqlite_version}",
+            database_local=True,
+        )
+    host = db.get("HOST") or ""
+    figures = MachineFigures(
+        cpu_count=os.cpu_count(),
+        cpu_affinity=len(os.sched_getaffinity(0)),
+        server="MySQL",
+        database_local=host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/"),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT VERSION(), @@log_bin, @@binlog_format")
+        version, log_bin, binlog_format = cursor.fetchone()
+        figures.server = f"{'MariaDB' if connection.mysql_is_mariadb else 'MySQL'} {version.split('-')[0]}"
+        figures.binlog_format = binlog_format if log_bin else None
+        try:
+            cursor.execute("SELECT @@innodb_autoinc_lock_mode, @@innodb_buffer_pool_size")
+        except DatabaseError:  # a server without InnoDB
+            return figures
+        mode, pool = cursor.fetchone()
+        figures.autoinc_lock_mode, figures.buffer_pool_bytes = int(mode), int(pool)
+    return figures
 
 
 @dataclass
@@ -106,6 +211,7 @@ class Report:
     web_workers: int
     latency: list[LatencyFigures] = field(default_factory=list)
     throughput: list[ThroughputFigures] = field(default_factory=list)
+    machine: MachineFigures | None = None  # read with the throughput part
     long_import: LongImportFigures | None = None
 
     def lines(self) -> list[str]:
@@ -129,12 +235,20 @@ class Report:
             out.append(
                 f"  {'workers':>7}{'files':>7}{'rows':>11}{'seconds':>9}{'rows/s':>10}{'speed-up':>10}"
             )
-            base = self.throughput[0].rows_per_second
             for f in self.throughput:
                 out.append(
                     f"  {f.workers:>7}{f.files:>7}{f.rows:>11,}{f.seconds:>9.1f}{f.rows_per_second:>10,.0f}"
-                    f"{f.rows_per_second / base:>9.2f}x"
+                    f"{f.speed_up:>9.2f}x"
                 )
+            base = throughput_base(self.throughput)
+            for f in self.throughput:
+                if f is not base:
+                    out.append(
+                        f"  {f.workers} workers: {f.speed_up:.2f}x of {base.workers} "
+                        f"worker{'s' if base.workers > 1 else ''}"
+                    )
+            if self.machine:
+                out += self.machine.lines() + scaling_notes(self.machine, self.throughput)
         if self.long_import:
             f = self.long_import
             out += [
@@ -148,6 +262,19 @@ class Report:
                 f"attempt(s), the last {f.last_small_after_long_s:+.1f}s after the long file",
             ]
         return out
+
+
+def throughput_base(figures: list[ThroughputFigures]) -> ThroughputFigures:
+    """The run the others are compared to: 1 worker, or the first run when 1 is not among --workers."""
+    return next((f for f in figures if f.workers == 1), figures[0])
+
+
+def throughput_compare(figures: list[ThroughputFigures]) -> list[ThroughputFigures]:
+    """Each run's speed-up over the base run's rows/s."""
+    base = throughput_base(figures).rows_per_second
+    for f in figures:
+        f.speed_up = f.rows_per_second / base
+    return figures
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -227,8 +354,10 @@ class Command(BaseCommand):
         "mode, then in full mode with 2 qcluster workers running (every upload accepted, no 5xx, every job "
         "complete). (2) A batch of --files generated sales files of --rows rows imported by each number of "
         "qcluster workers in --workers (one qcluster process of 1 worker each, as separate machines): rows/s "
-        "from queueing to the last job final. Uses the database and broker of the current settings "
-        "(DATABASE_URL, REDIS_URL; run it on a scratch database: DATABASE_URL=... manage.py migrate first). "
+        "from queueing to the last job final and the speed-up over 1 worker, with this machine's cores, the "
+        "database server's version and (MySQL/MariaDB) innodb_autoinc_lock_mode, and a line for each limit "
+        "the figures point at (cores shared with the database, the auto-increment lock). Uses the database "
+        "and broker of the current settings (DATABASE_URL, REDIS_URL; run it on a scratch database: DATABASE_URL=... manage.py migrate first). "
         "It creates a temporary user and token and a scratch configuration of its own (bench_<token>_sales, "
         "made like the demo sales table) that every upload names; its processes keep uploads, archive (never "
         "Google Drive) and error files in its scratch folder and take tasks from a queue of their own; at the "
@@ -394,7 +523,10 @@ class _Bench:
         if not self.options["skip_latency"]:
             report.latency = self.latency()
         if not self.options["skip_throughput"]:
-            report.throughput = [self.throughput(count) for count in self.counts]
+            report.machine = machine_describe()
+            report.machine.load_before = list(os.getloadavg())
+            report.throughput = throughput_compare([self.throughput(count) for count in self.counts])
+            report.machine.load_after = list(os.getloadavg())
         if self.options["long_rows"]:
             report.long_import = self.long_import()
         return report
