@@ -400,11 +400,16 @@ def _column_text(raw: pd.Series | None, count: int) -> pa.Array:
     text = pa.array(raw, type=_TEXT, from_pandas=True)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    return pc.utf8_trim_whitespace(text.fill_null(""))
+    if text.null_count:
+        text = text.fill_null("")
+    return pc.utf8_trim_whitespace(text)
 
 
 def _nul_cells(text: pa.Array) -> np.ndarray:
-    return _numpy(pc.match_substring(text, "\x00"))
+    # NUL bytes are rare: one look at the cells' bytes, and the per-cell kernel only when one is there.
+    if not _text_bytes(text).all():
+        return _numpy(pc.match_substring(text, "\x00"))
+    return np.zeros(len(text), dtype=bool)
 
 
 def _column_check(rule: ColumnRule, text: pa.Array, checked: np.ndarray, checker: _Checker) -> _Checked:
@@ -568,9 +573,10 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
     no_whole = whole_digits == 0
     if no_whole.any():
         number = pc.if_else(pa.array(no_whole), _join("0", number), number)
-    values = _signed_text(number, _numpy(pc.starts_with(plain, "-")) & ~zero)
+    values = _decimal_pad(_signed(number, _numpy(pc.starts_with(plain, "-")) & ~zero), places)
 
-    # Only cells written with more places than the column keeps need a closer (per-cell, exact) look.
+    # Only cells written with more places than the column keeps need a closer (per-cell, exact) look; the
+    # padding above left them as they were.
     too_many = np.zeros(len(values), dtype=bool)
     rounded = np.zeros(len(values), dtype=bool)
     for index in np.flatnonzero(well_formed & (fraction_digits > places)):
@@ -625,29 +631,25 @@ def _decimal_check(rule: ColumnRule, text: pa.Array) -> _Checked:
                 ],
             )
         )
-    return _Checked(_decimal_pad(values, places), failures, np.flatnonzero(rounded & ~out_of_range))
+    return _Checked(values, failures, np.flatnonzero(rounded & ~out_of_range))
 
 
-def _decimal_pad(values: np.ndarray, places: int) -> np.ndarray:
-    """Every value written with exactly `places` decimal places, as MySQL's DECIMAL shows it ('7.5' -> '7.5000',
-    '7' -> '7.0000'): equal numbers are equal text, so a unique decimal column on SQLite (stored as text) sees
-    `7.5` and `7.50` as the same key, as MySQL does. A kernel pass per missing digit, no per-cell Python."""
-    if not places or not len(values):
-        return values
-    text = pa.array(values, type=_TEXT)
-    point = _numpy(pc.find_substring(text, "."))
-    lengths = _numpy(pc.utf8_length(text))
-    missing = np.where(point >= 0, places - (lengths - point - 1), places)
-    if (point < 0).any():
-        text = pc.if_else(
-            pa.array(point < 0), pc.binary_join_element_wise(text, _literal("."), _literal("")), text
-        )
-    for count in range(1, places + 1):
-        mask = missing == count
-        if mask.any():
-            padded = pc.binary_join_element_wise(text, _literal("0" * count), _literal(""))
-            text = pc.if_else(pa.array(mask), padded, text)
-    return _numpy(text).astype(object)
+def _decimal_pad(text: pa.Array, places: int) -> np.ndarray:
+    """Every value written with `places` decimal places (those with more are left as they are), as MySQL's
+    DECIMAL shows it ('7.5' -> '7.5000', '7' -> '7.0000'), as a writable object array: equal numbers are equal
+    text, so a unique decimal column on SQLite (stored as text) sees `7.5` and `7.50` as the same key, as MySQL
+    does. One kernel pass appends each cell's missing zeros (and point), no per-cell Python."""
+    if places and len(text):
+        point = _numpy(pc.find_substring(text, "."))
+        lengths = _numpy(pc.utf8_length(text))
+        # Suffix k < places + 1 is k zeros; suffix places + 1 is the point and every place.
+        suffix = np.where(point >= 0, np.clip(places - (lengths - point - 1), 0, places), places + 1)
+        if suffix.any():
+            suffixes = pa.array(
+                ["0" * count for count in range(places + 1)] + ["." + "0" * places], type=_TEXT
+            )
+            text = pc.binary_join_element_wise(text, suffixes.take(pa.array(suffix)), _literal(""))
+    return _numpy(text)
 
 
 def _places(count: int) -> str:
@@ -751,6 +753,37 @@ def _datetime_check(rule: ColumnRule, text: pa.Array) -> _Checked:
 def _temporal_check(rule: ColumnRule, text: pa.Array, *, date_only: bool) -> _Checked:
     """Parse with every format, never guessing: a value that two formats read differently is ambiguous."""
     families = _families(rule)
+    fast = _iso_fast_parse(text, families=families, date_only=date_only)
+    if fast is None:
+        return _temporal_check_all(rule, text, families=families, date_only=date_only)
+    positions, stamps, verbatim = fast
+    if not len(positions):
+        return _temporal_check_all(rule, text, families=families, date_only=date_only)
+    if len(positions) == len(text) and verbatim.all():
+        return _Checked(_numpy(text), [])
+    values = np.full(len(text), None, dtype=object)
+    if verbatim.any():
+        values[positions[verbatim]] = _numpy(text.take(pa.array(positions[verbatim])))
+    if not verbatim.all():
+        values[positions[~verbatim]] = _temporal_text(stamps[~verbatim], date_only=date_only)
+    rest = np.ones(len(text), dtype=bool)
+    rest[positions] = False
+    if not rest.any():
+        return _Checked(values, [])
+    rest_positions = np.flatnonzero(rest)
+    checked = _temporal_check_all(
+        rule, text.take(pa.array(rest_positions)), families=families, date_only=date_only
+    )
+    values[rest_positions] = checked.values
+    for failure in checked.failures:
+        failure.indexes = rest_positions[failure.indexes]
+    return _Checked(values, checked.failures)
+
+
+def _temporal_check_all(
+    rule: ColumnRule, text: pa.Array, *, families: list[_Family], date_only: bool
+) -> _Checked:
+    """_temporal_check's general path, for every value of every format."""
     # A chunk repeats few distinct dates, so each distinct text is parsed (and diagnosed) once.
     encoded = pc.dictionary_encode(text)
     distinct, codes = encoded.dictionary, _numpy(encoded.indices)
@@ -768,7 +801,9 @@ def _temporal_check(rule: ColumnRule, text: pa.Array, *, date_only: bool) -> _Ch
     values = _temporal_text(result, date_only=date_only)[codes]
 
     kind, code = ("date", "invalid_date") if date_only else ("date and time", "invalid_datetime")
-    cells = distinct.to_pylist()
+    # Only the values with a problem are needed as Python strings.
+    troubled = np.flatnonzero(ambiguous | year_zero | timed | ~parsed)
+    cells = dict(zip(troubled.tolist(), distinct.take(pa.array(troubled)).to_pylist(), strict=True))
     # One error per distinct value: (code, message), in order of precedence.
     problems: dict[int, tuple[str, str]] = {}
     for index in np.flatnonzero(ambiguous):
@@ -820,6 +855,92 @@ def _temporal_check(rule: ColumnRule, text: pa.Array, *, date_only: bool) -> _Ch
             indexes = np.flatnonzero(cell_codes == problem_code)
             failures.append(_Failure(indexes, problem_code, problem_messages[codes[indexes]].tolist()))
     return _Checked(values, failures)
+
+
+# What the fast path reads, by length: YYYY-MM-DD, then a space or T (either case) and hh:mm, then :ss, then
+# a fraction of 1 to 6 digits; 0 stands for an ASCII digit.
+_ISO_TEMPLATES = {
+    length: ("0000-00-00", "0000-00-00 00:00", "0000-00-00 00:00:00", "0000-00-00 00:00:00.")[
+        (length > 10) + (length > 16) + (length > 19)
+    ]
+    + "0" * max(length - 20, 0)
+    for length in (10, 16, 19, *range(21, 27))
+}
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _iso_fast_parse(
+    text: pa.Array, *, families: list[_Family], date_only: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The plain values of the default ISO formats read with array arithmetic, for the cells of a whole chunk:
+    (positions, stamps, verbatim: the cell is already its canonical text). None: the formats are not these.
+
+    For %Y-%m-%d alone (a date column's default) and for a datetime column's DATETIME_ISO_FORMATS: their
+    patterns are mutually exclusive (the count of ':', a space or a T), so a value of one of these shapes is
+    read by its one format and by no other, and can be neither ambiguous nor, as it is a real date of a year 1
+    to 9999 (at midnight when date_only), refused: its value is that one reading. Every other value is left to
+    the general path. tests/imports/test_validation_fast_dates.py holds the two paths equal.
+    """
+    names = tuple(family.name for family in families)
+    if names != DATE_ISO_FORMATS and (names != DATETIME_ISO_FORMATS or date_only):
+        return None
+    offsets = _text_offsets(text)
+    lengths = np.diff(offsets)
+    data = _text_bytes(text)
+    found = []
+    for length, template in _ISO_TEMPLATES.items():
+        if length > 10 and names == DATE_ISO_FORMATS:
+            break
+        positions = np.flatnonzero(lengths == length)
+        if not len(positions):
+            continue
+        if len(positions) == len(text):
+            cells = data.reshape(len(text), length)
+        else:
+            cells = data[(offsets[positions] - offsets[0])[:, None] + np.arange(length)]
+        digits = cells - np.uint8(ord("0"))  # below '0' wraps around past 9
+        # Where each cell holds a non-digit, as one fixed-width string, compared with the template's at once.
+        not_digits = bytes(int(c != "0") for c in template)
+        shaped = (digits > 9).view(f"S{length}")[:, 0] == not_digits
+        for at, char in enumerate(template):
+            if at == 10:
+                shaped &= (cells[:, at] == ord(" ")) | (cells[:, at] == ord("T")) | (cells[:, at] == ord("t"))
+            elif char != "0":
+                shaped &= cells[:, at] == ord(char)
+
+        def field(at: int, width: int, digits: np.ndarray = digits) -> np.ndarray:
+            value = digits[:, at].astype(np.int64)
+            for column in range(at + 1, at + width):
+                value = value * 10 + digits[:, column]
+            return value
+
+        year, month, day = field(0, 4), field(5, 2), field(8, 2)
+        ok = shaped & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        ok &= day <= _DAYS_IN_MONTH[np.where(ok, month, 0)] + (leap & (month == 2))
+        months = np.where(ok, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+        days = months.astype("datetime64[D]").view(np.int64) + day - 1
+        if length == 10:
+            stamps = (days * _MICROSECONDS_PER_DAY).view("datetime64[us]")
+            found.append((positions[ok], stamps[ok], date_only))
+            continue
+        hour, minute = field(11, 2), field(14, 2)
+        second = field(17, 2) if length > 16 else 0
+        fraction = field(20, length - 20) * 10 ** (26 - length) if length > 19 else 0
+        ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+        micros = ((hour * 60 + minute) * 60 + second) * 1_000_000 + fraction
+        stamps = (days * _MICROSECONDS_PER_DAY + micros).view("datetime64[us]")
+        # YYYY-MM-DD HH:MM:SS is the canonical text itself.
+        spaced = cells[:, 10] == ord(" ")
+        for marked, verbatim in ((ok & spaced, length == 19), (ok & ~spaced, False)):
+            found.append((positions[marked], stamps[marked], verbatim))
+    if not found:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype="datetime64[us]"), np.zeros(0, dtype=bool)
+    return (
+        np.concatenate([positions for positions, _, _ in found]),
+        np.concatenate([stamps for _, stamps, _ in found]),
+        np.concatenate([np.full(len(positions), verbatim) for positions, _, verbatim in found]),
+    )
 
 
 def _temporal_parse(text: pa.Array, *, families: list[_Family]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -987,11 +1108,16 @@ def _words_join(items: list[str], last: str) -> str:
 # --- Arrow helpers -----------------------------------------------------------------------------------------
 
 
-def _signed_text(number: pa.Array, negative: np.ndarray) -> np.ndarray:
-    """The unsigned canonical text with "-" put back where negative, as a writable object array."""
+def _signed(number: pa.Array, negative: np.ndarray) -> pa.Array:
+    """The unsigned canonical text with "-" put back where negative."""
     if negative.any():
         number = pc.if_else(pa.array(negative), _join("-", number), number)
-    return _numpy(number)
+    return number
+
+
+def _signed_text(number: pa.Array, negative: np.ndarray) -> np.ndarray:
+    """The unsigned canonical text with "-" put back where negative, as a writable object array."""
+    return _numpy(_signed(number, negative))
 
 
 def _fullmatch(text: pa.Array, pattern: str, *, ignore_case: bool = False) -> np.ndarray:
@@ -1015,6 +1141,23 @@ def _literal(value: str) -> pa.Scalar:
 
 def _numpy(array: pa.Array) -> np.ndarray:
     return array.to_numpy(zero_copy_only=False)
+
+
+def _text_offsets(text: pa.Array) -> np.ndarray:
+    """Where each cell's bytes start in the data buffer, and where the last ends (len(text) + 1 offsets)."""
+    if not len(text):
+        return np.zeros(1, dtype=np.int64)
+    text = text if text.type == _TEXT else text.cast(_TEXT)
+    return np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+
+
+def _text_bytes(text: pa.Array) -> np.ndarray:
+    """Every cell's bytes, one after another (a view, no copy)."""
+    text = text if text.type == _TEXT else text.cast(_TEXT)
+    offsets = _text_offsets(text)
+    if offsets[0] == offsets[-1]:
+        return np.zeros(0, dtype=np.uint8)
+    return np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
 
 
 _CHECKERS: dict[str, _Checker] = {
