@@ -50,7 +50,7 @@ from imports.services.validation import values_validate
 from imports.services.workbooks import workbook_convert, workbook_release
 from tableconfig.schema import ColumnSpec, physical_model_build, table_exists, table_schema_sync
 
-from .scratch import ScratchRun, scratch_rows_remove, scratch_run
+from .scratch import ScratchRun, scratch_rows_remove, scratch_run, scratch_update_table_create
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ SQLITE_RATE_GOAL = 150_000
 QUICK_HEAD_GOAL_SECONDS = 0.1
 QUICK_COUNT_GOAL_SECONDS_PER_GB = 2.0
 XLSX_RATIO_GOAL = 0.50
+UPDATE_RATIO_GOAL = 0.60
 
 # The child's command line: Django is set up before the module is imported, as in manage.py.
 _CHILD_CODE = "import django; django.setup(); from benchmarks.bench import child_main; child_main()"
@@ -98,13 +99,18 @@ def _joined(*parts, separator: str = "") -> pa.Array:
     return pc.binary_join_element_wise(*parts, separator)
 
 
-def sales_rows_generate(*, rows: int, first: int = 0, seed: int = 1) -> bytes:
+def sales_rows_generate(*, rows: int, first: int = 0, seed: int = 1, unique_keys: bool = False) -> bytes:
     """`rows` lines of a distributor's sales export (no header), numbered from `first`; same seed, same bytes.
 
     About 80 bytes a line: 40 distributors, three lines per delivery order (sharing distributor, date
     and customer), ISO dates (so MySQL's LOAD DATA reads the very same file), SKUs with leading zeros,
     amounts with 2 decimals, 2% returns (negative quantity and amount, the order number quoted with a
     comma inside) and 0.3% of the other order numbers quoted.
+
+    With `unique_keys`, every line's order number is its own, DO and its row number (from 1, 9 digits),
+    whatever the seed: two files of as many rows share their keys and differ in their values (SKU,
+    quantity, amount, export time), the update path's case. A return keeps its negative quantity and
+    amount, not the ",R" of its key; the other lines are as without it.
     """
     rng = np.random.default_rng([seed, first])
     numbers = np.arange(first, first + rows, dtype=np.int64)
@@ -114,12 +120,15 @@ def sales_rows_generate(*, rows: int, first: int = 0, seed: int = 1) -> bytes:
     distid = _DISTRIBUTORS.take(pa.array(mixed % len(_DISTRIBUTORS)))
     returns = rng.random(rows) < 0.02
     dono = _joined("DO", _padded(order, 8))
-    # A return's order number carries ",R", so it is quoted; a few others are quoted for no reason.
-    dono = pc.if_else(
-        pa.array(returns),
-        _joined('"', dono, ',R"'),
-        pc.if_else(pa.array(rng.random(rows) < 0.003), _joined('"', dono, '"'), dono),
-    )
+    quoted = pa.array(rng.random(rows) < 0.003)
+    if unique_keys:
+        dono = _joined("DO", _padded(numbers + 1, 9))
+        dono = pc.if_else(quoted, _joined('"', dono, '"'), dono)
+    else:
+        # A return's order number carries ",R", so it is quoted; a few others are quoted for no reason.
+        dono = pc.if_else(
+            pa.array(returns), _joined('"', dono, ',R"'), pc.if_else(quoted, _joined('"', dono, '"'), dono)
+        )
     day = (mixed >> 8) % 366
     custid = _joined("C", _padded((mixed >> 12) % 59_999 + 1, 6))
     sku = _padded(rng.integers(1, 3_000_000, rows), 9)
@@ -147,12 +156,13 @@ def sales_header() -> bytes:
     return (",".join(SALES_COLUMNS) + "\n").encode()
 
 
-def sales_file_write(*, path: Path, rows: int, seed: int = 1) -> int:
+def sales_file_write(*, path: Path, rows: int, seed: int = 1, unique_keys: bool = False) -> int:
     """Write a sales file of `rows` data rows, generated block by block; return its size in bytes."""
     with path.open("wb") as handle:
         handle.write(sales_header())
         for first in range(0, rows, BLOCK_ROWS):
-            handle.write(sales_rows_generate(rows=min(BLOCK_ROWS, rows - first), first=first, seed=seed))
+            block = min(BLOCK_ROWS, rows - first)
+            handle.write(sales_rows_generate(rows=block, first=first, seed=seed, unique_keys=unique_keys))
     return path.stat().st_size
 
 
@@ -332,6 +342,9 @@ class Measurement:
     goals: list[Goal] = field(default_factory=list)
     rated: bool = False  # whether rows/seconds is a loading rate worth showing
     stages: dict = field(default_factory=dict)  # the engine's own timings (imports/services/timings.py)
+    checks: dict = field(
+        default_factory=dict
+    )  # what the benchmark verified of the result (the update case's)
 
     @property
     def rows_per_second(self) -> float | None:
@@ -585,6 +598,8 @@ def _engine_task(*, path: str, name: str, rows: int, table_name: str) -> dict:
         "status": job.status,
         "total_rows": job.total_rows,
         "error_count": job.error_count,
+        "inserted_count": job.inserted_count,
+        "updated_count": job.updated_count,
         "job_error": job.error_message,
         "timings": job.summary.get("timings") or {},
         # Asked after the run: a writer that was refused LOAD DATA has switched this process to INSERT.
@@ -629,27 +644,57 @@ def _imported_at() -> str:
     return connection.ops.adapt_datetimefield_value(timezone.now().replace(microsecond=0))
 
 
-def _load_data_task(*, path: str, rows: int, specs: list[dict], table: str) -> dict:
-    """MySQL reading the same file itself: LOAD DATA LOCAL INFILE into a scratch table, in one transaction."""
-    _scratch_table_create(table, specs)
+def _load_data_sql(table: str, *, replace: bool = False) -> str:
     quote = connection.ops.quote_name
-    sql = (
-        f"LOAD DATA LOCAL INFILE %s INTO TABLE {quote(table)} CHARACTER SET utf8mb4 "
+    return (
+        f"LOAD DATA LOCAL INFILE %s {'REPLACE ' if replace else ''}INTO TABLE {quote(table)} CHARACTER SET utf8mb4 "
         "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
         "LINES TERMINATED BY '\\n' IGNORE 1 LINES "
         f"({', '.join(quote(c) for c in SALES_COLUMNS)}) "
         f"SET {quote('import_job_id')} = %s, {quote('imported_at')} = %s"
     )
+
+
+def _load_data_warnings(cursor) -> str | None:
+    match = _INFO_WARNINGS_RE.search(connection.connection.info() or "")
+    if match and int(match.group(1)):
+        cursor.execute("SHOW WARNINGS LIMIT 5")
+        return f"LOAD DATA gave warnings: {cursor.fetchall()}"
+    return None
+
+
+def _load_data_task(*, path: str, rows: int, specs: list[dict], table: str) -> dict:
+    """MySQL reading the same file itself: LOAD DATA LOCAL INFILE into a scratch table, in one transaction."""
+    _scratch_table_create(table, specs)
     with _Stopwatch() as watch, transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [path, 0, _imported_at()])
+        cursor.execute(_load_data_sql(table), [path, 0, _imported_at()])
         loaded = cursor.rowcount
-        match = _INFO_WARNINGS_RE.search(connection.connection.info() or "")
-        if match and int(match.group(1)):
-            cursor.execute("SHOW WARNINGS LIMIT 5")
-            return {"error": f"LOAD DATA gave warnings: {cursor.fetchall()}"}
+        if warnings := _load_data_warnings(cursor):
+            return {"error": warnings}
     if loaded != rows:
         return {"error": f"LOAD DATA loaded {loaded:,} rows, expected {rows:,}."}
     return {"rows": loaded, **watch.figures()}
+
+
+def _load_data_replace_task(*, path: str, prefill: str, rows: int, specs: list[dict], table: str) -> dict:
+    """The update path's baseline: a scratch table with the same UNIQUE key, pre-filled (LOAD DATA of the
+    pre-fill file, not timed), then LOAD DATA LOCAL INFILE ... REPLACE of the measured file, in one transaction.
+    REPLACE deletes each old row and inserts the new one: its row count is twice the rows replaced."""
+    _scratch_table_create(table, specs)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_load_data_sql(table), [prefill, 0, _imported_at()])
+        if cursor.rowcount != rows:
+            return {"error": f"LOAD DATA pre-filled {cursor.rowcount:,} rows, expected {rows:,}."}
+    with _Stopwatch() as watch, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_load_data_sql(table, replace=True), [path, 0, _imported_at()])
+        affected = cursor.rowcount
+        if warnings := _load_data_warnings(cursor):
+            return {"error": warnings}
+    if affected != 2 * rows:
+        return {
+            "error": f"LOAD DATA REPLACE affected {affected:,} rows, expected {2 * rows:,} (every row replaced)."
+        }
+    return {"rows": rows, **watch.figures(), "fingerprint": table_fingerprint(table)}
 
 
 def _value_converters(specs: list[dict]) -> list[Callable[[str], object]]:
@@ -720,6 +765,7 @@ def _executemany_task(*, path: str, rows: int, specs: list[dict], table: str) ->
 _CHILD_TASKS: dict[str, Callable[..., dict]] = {
     "engine": _engine_task,
     "load_data": _load_data_task,
+    "load_data_replace": _load_data_replace_task,
     "bulk_create": _bulk_create_task,
     "executemany": _executemany_task,
     "xlsx_raw": _xlsx_raw_task,
@@ -839,17 +885,19 @@ def bench_run(
     keep_files: bool = False,
     progress: Callable[[str], None] = logger.info,
     xlsx_rows: int = 0,
+    update_rows: int = 0,
 ) -> BenchReport:
     """Generate the sales file, measure the engine and the baselines on it, then quick validation; with
-    `xlsx_rows`, also import an .xlsx sheet of that many rows against the reader's own raw read of it."""
+    `xlsx_rows`, also import an .xlsx sheet of that many rows against the reader's own raw read of it; with
+    `update_rows` (MySQL only), also update that many rows in place against LOAD DATA ... REPLACE."""
     if connection.vendor not in ("mysql", "sqlite"):
         raise BenchError(f"The benchmark runs on SQLite or MySQL/MariaDB, not {connection.vendor}.")
     if connection.in_atomic_block:
         raise BenchError("The benchmark must run outside a transaction: its measurements commit.")
     if rows < 1 or repeat < 1:
         raise BenchError("--rows and --repeat must be at least 1.")
-    if xlsx_rows < 0:
-        raise BenchError("--xlsx-rows cannot be negative.")
+    if xlsx_rows < 0 or update_rows < 0:
+        raise BenchError("--xlsx-rows and --update-rows cannot be negative.")
     mysql = connection.vendor == "mysql"
     baseline_key, baseline_name = ("load_data", "LOAD DATA") if mysql else ("executemany", "executemany")
     report = BenchReport(
@@ -882,6 +930,21 @@ def bench_run(
             progress=progress,
             xlsx_rows=xlsx_rows,
         )
+        if update_rows and mysql:
+            _update_case(report, rows=update_rows, files=files, run=run, keep=keep_files, progress=progress)
+        elif update_rows:
+            progress("The update path's case (--update-rows) is MySQL/MariaDB only: skipped on SQLite.")
+            report.measurements.append(
+                Measurement(
+                    key="update_engine",
+                    name="engine update in place",
+                    goals=[Goal(f">= {UPDATE_RATIO_GOAL:.0%} of LOAD DATA REPLACE", "n/a on SQLite")],
+                )
+            )
+            report.notes.append(
+                "The update path's case (--update-rows) runs on MySQL/MariaDB only: its baseline, LOAD DATA "
+                "... REPLACE, has no SQLite counterpart. It was skipped."
+            )
     return report
 
 
@@ -1048,6 +1111,147 @@ def _xlsx_case(
         f"working file in a child process, quick validation) plus import_job_run ({engine['seconds']:.1f} s); "
         "its peak RSS is the importing process's, the conversion's is shown apart (calamine holds the sheet)."
     )
+
+
+def table_fingerprint(table: str) -> dict:
+    """A MySQL table's rows in three figures: how many, its ids with their keys (`dono`), and its values
+    without the ids (64-bit XORs of the rows' MD5s: the same rows, in any order, give the same figures)."""
+    quote = connection.ops.quote_name
+
+    def xor(*columns: str) -> str:
+        joined = ", ".join(quote(c) for c in columns)
+        return f"BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS('|', {joined})), 16), 16, 10) AS UNSIGNED))"
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*), {xor('id', 'dono')}, {xor(*SALES_COLUMNS)} FROM {quote(table)}")
+        count, keys, values = cursor.fetchone()
+    return {"rows": count, "ids": str(keys), "values": str(values)}
+
+
+def _update_case(
+    report: BenchReport,
+    *,
+    rows: int,
+    files: Path,
+    run: ScratchRun,
+    keep: bool,
+    progress: Callable[[str], None],
+) -> None:
+    """The update path (MySQL): a file whose every row's key is already in a unique table, the engine updating
+    each row in place against LOAD DATA ... REPLACE of the same file into a pre-filled table with the same
+    UNIQUE key. Both tables are pre-filled from a second file with the same keys and other values (the
+    engine's through an import of it, not timed), so every row really changes. The engine's result is checked:
+    every row updated, none inserted, every id kept with its key, and the very values REPLACE left."""
+    table = scratch_update_table_create(run)
+    specs = [asdict(ColumnSpec.from_config(column)) for column in table_columns(table)]
+    prefill_path = files / f"upd_prefill_{run.token}.csv"
+    path = files / f"upd_bench_{run.token}.csv"
+    try:
+        progress(f"Update path: generating two files of {rows:,} rows with the same keys ...")
+        sales_file_write(path=prefill_path, rows=rows, seed=2, unique_keys=True)
+        size = sales_file_write(path=path, rows=rows, unique_keys=True)
+        progress(f"Baseline: LOAD DATA ... REPLACE of {rows:,} rows into a pre-filled unique table ...")
+        baseline_table = run.physical_name("load_data_replace")
+        params = {"path": str(path), "prefill": str(prefill_path), "rows": rows, "specs": specs}
+        try:
+            base = _child_run("load_data_replace", {**params, "table": baseline_table}, run=run)
+        finally:
+            _scratch_table_drop(baseline_table)
+            _server_settle()
+        progress(f"Engine: pre-filling {table.table_name} (not timed) ...")
+        prefill = _child_run(
+            "engine",
+            {
+                "path": str(prefill_path),
+                "name": prefill_path.name,
+                "rows": rows,
+                "table_name": table.table_name,
+            },
+            run=run,
+        )
+        _job_check(prefill, rows=rows, inserted=rows, what="pre-fill")
+        _server_settle()
+        before = table_fingerprint(table.table_name)
+        progress("Engine: the same keys again, every row updated in place ...")
+        engine = _child_run(
+            "engine",
+            {"path": str(path), "name": path.name, "rows": rows, "table_name": table.table_name},
+            run=run,
+        )
+        after = table_fingerprint(table.table_name)
+    finally:
+        if not keep:
+            prefill_path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
+    _job_check(engine, rows=rows, inserted=0, what="update")
+    expected = base["fingerprint"]
+    if after["rows"] != rows or after["ids"] != before["ids"] or after["values"] != expected["values"]:
+        raise BenchError(
+            f"The engine's update did not update the {rows:,} rows in place: before {before}, after {after}, "
+            f"LOAD DATA REPLACE left {expected}."
+        )
+    if after["values"] == before["values"]:
+        raise BenchError("The update file changed no value: the case measures nothing.")
+    base_rate = base["rows"] / base["seconds"]
+    ratio = engine["updated_count"] / engine["seconds"] / base_rate
+    report.measurements += [
+        Measurement(
+            key="update_engine",
+            name="engine update in place (ratio vs LOAD DATA REPLACE)",
+            rows=engine["updated_count"],
+            seconds=engine["seconds"],
+            cpu_seconds=engine["cpu_seconds"],
+            peak_rss_mb=engine["peak_rss_mb"],
+            ratio=ratio,
+            rated=True,
+            stages=engine.get("timings") or {},
+            checks={
+                "updated_count": engine["updated_count"],
+                "inserted_count": engine["inserted_count"],
+                "ids_before": before["ids"],
+                "ids_after": after["ids"],
+                "values_before": before["values"],
+                "values_after": after["values"],
+                "values_load_data_replace": expected["values"],
+            },
+            goals=[_goal(f">= {UPDATE_RATIO_GOAL:.0%} of LOAD DATA REPLACE", ratio >= UPDATE_RATIO_GOAL)],
+        ),
+        Measurement(
+            key="update_baseline_load_data_replace",
+            name="LOAD DATA REPLACE, same file",
+            rows=base["rows"],
+            seconds=base["seconds"],
+            cpu_seconds=base["cpu_seconds"],
+            peak_rss_mb=base["peak_rss_mb"],
+            ratio=1.0,
+            rated=True,
+        ),
+    ]
+    report.notes.append(
+        f"Update path: {rows:,} rows, {size:,} bytes, each order number (dono) its own, into {table.table_name} "
+        "(dono unique, a duplicate updates the row in place), already holding the same keys with other values "
+        "(imported first, not timed); the engine updated every row (updated_count "
+        f"{engine['updated_count']:,}), kept every id and left the very values LOAD DATA REPLACE left. The "
+        "baseline is LOAD DATA LOCAL INFILE ... REPLACE of the same file into a table with the same UNIQUE key, "
+        "pre-filled the same way; REPLACE deletes and re-inserts each row (new ids). Its rows' ratio is against "
+        "LOAD DATA REPLACE."
+    )
+
+
+def _job_check(figures: dict, *, rows: int, inserted: int, what: str) -> None:
+    """The update case's engine runs: the job complete, every row written, and inserted as expected."""
+    if (
+        figures["status"] != JobStatus.COMPLETE
+        or figures["rows"] != rows
+        or figures["inserted_count"] != inserted
+        or figures["updated_count"] != rows - inserted
+    ):
+        raise BenchError(
+            f"The engine's {what} job ended with status {figures['status']}: {figures['rows']:,} rows written "
+            f"of {rows:,}, {figures['inserted_count']:,} inserted and {figures['updated_count']:,} updated "
+            f"(expected {inserted:,} inserted, {rows - inserted:,} updated), {figures['error_count']:,} "
+            f"rejected {figures['job_error']}".strip()
+        )
 
 
 def _fastest(runs: list[dict]) -> dict:

@@ -1,8 +1,9 @@
 """A benchmark run's scratch: its own table configuration (made through the tableconfig services, never a
 user's), its folder, the settings its child processes run with, and the removal of all of it.
 
-Every run makes `bench_<token>_sales`, marked in its description, and every table, job, batch, user and file
-it makes carries the same token. The run removes them at the end (also on SIGINT and SIGTERM, see
+Every run makes `bench_<token>_sales` (and, for the update path's case, `bench_<token>_upd`, whose order
+number is unique), marked in its description, and every table, job, batch, user and file it makes carries the
+same token. The run removes them at the end (also on SIGINT and SIGTERM, see
 `interrupts_raised`); a run that was killed outright is swept by the next one (`scratch_leftovers_sweep`).
 """
 
@@ -33,7 +34,7 @@ from django_q.models import OrmQ, Schedule, Task
 
 from importhub.errors import ImportHubError
 from imports.models import ImportBatch, ImportJob, JobHeartbeat, RowVersion
-from tableconfig.models import ImportTable
+from tableconfig.models import DuplicatePolicy, ImportTable
 from tableconfig.schema import physical_model_build, table_exists
 from tableconfig.services import import_table_create
 
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 CHILD_SETTINGS = "benchmarks.child_settings"
 MARKER = "importhub benchmark scratch table"
 FOLDER_PREFIX = "importhub-bench-"
-_SCRATCH_NAME_RE = re.compile(r"^bench_([0-9a-f]{8})_sales$")
+_SCRATCH_NAME_RE = re.compile(r"^bench_([0-9a-f]{8})_(?:sales|upd)$")
 _ORIGIN_RE = re.compile(r"^host=(?P<host>\S*) pid=(?P<pid>\d+)$", re.MULTILINE)
 _FOLDER_RE = re.compile(r"^folder=(?P<folder>.+)$", re.MULTILINE)
 # A leftover of a run on another machine cannot be asked whether it still runs: it is swept once this old.
@@ -72,6 +73,13 @@ SALES_COLUMNS_CONFIG: list[dict] = [
         "role": "export_date",
         "date_format": DATETIME_FORMATS,
     },
+]
+
+
+# The update path's table: the same columns, its order number unique per row, a row already there updated.
+UPDATE_COLUMNS_CONFIG: list[dict] = [
+    {**column, "is_unique": True, "max_length": 20} if column["column_name"] == "dono" else column
+    for column in SALES_COLUMNS_CONFIG
 ]
 
 
@@ -166,6 +174,18 @@ def scratch_run_create(*, command: str, parent: Path | None = None) -> ScratchRu
     return ScratchRun(token=token, folder=folder, table=table)
 
 
+def scratch_update_table_create(run: ScratchRun) -> ImportTable:
+    """The run's second scratch configuration, `bench_<token>_upd`: the sales columns with `dono` unique and a
+    duplicate key updating the row in place; marked like the first, so a killed run's is swept with it."""
+    return import_table_create(
+        table_name=run.physical_name("upd"),
+        display_name=f"Benchmark scratch {run.token} (update path)",
+        description=run.table.description,
+        columns=UPDATE_COLUMNS_CONFIG,
+        on_duplicate=DuplicatePolicy.UPDATE,
+    )
+
+
 def scratch_rows_remove(run: ScratchRun) -> None:
     """Empty the run's scratch table and remove its jobs (with their batches, row versions, heartbeats and
     task records) and their files, keeping the table itself: between two measurements."""
@@ -186,16 +206,22 @@ def scratch_run_remove(run: ScratchRun) -> None:
 def scratch_leftovers_sweep() -> list[str]:
     """Remove the scratch of earlier runs that were killed before they could; return their table names.
 
-    A scratch table is recognised by its name (bench_<8 hex>_sales) and the marker in its description; one
-    whose run still goes on (its process is alive on this machine) is left alone."""
+    A scratch table is recognised by its name (bench_<8 hex>_sales, or bench_<8 hex>_upd for the update
+    path's) and the marker in its description; one whose run still goes on (its process is alive on this
+    machine) is left alone. A run's tables go together: all of its token's scratch is removed at once."""
     swept = []
-    for table in ImportTable.objects.filter(table_name__startswith="bench_", description__startswith=MARKER):
+    removed: set[str] = set()
+    tables = ImportTable.objects.filter(table_name__startswith="bench_", description__startswith=MARKER)
+    for table in tables.order_by("table_name"):
         match = _SCRATCH_NAME_RE.match(table.table_name)
         if not match or _still_running(table):
             continue
-        folder = _FOLDER_RE.search(table.description)
-        _children_kill(match.group(1))
-        _token_remove(match.group(1), folder=Path(folder.group("folder")) if folder else None)
+        token = match.group(1)
+        if token not in removed:
+            folder = _FOLDER_RE.search(table.description)
+            _children_kill(token)
+            _token_remove(token, folder=Path(folder.group("folder")) if folder else None)
+            removed.add(token)
         swept.append(table.table_name)
     return swept
 

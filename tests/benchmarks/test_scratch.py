@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from benchmarks.processes import ChildProcess, database_url
-from benchmarks.scratch import scratch_leftovers_sweep, scratch_run_create
+from benchmarks.scratch import scratch_leftovers_sweep, scratch_run_create, scratch_update_table_create
 from imports.models import ImportJob
 from tableconfig.models import ImportTable
 from tableconfig.services import import_table_create
@@ -196,3 +196,34 @@ def test_scratch_sweep_stops_the_processes_a_killed_run_left_running(tmp_path):
         orphan.wait()
     assert leftovers() == NOTHING_LEFT
     assert not run.folder.exists()
+
+
+def test_scratch_sweep_removes_a_killed_runs_update_table_with_its_sales_one(tmp_path):
+    run = scratch_run_create(command="test", parent=tmp_path)
+    update = scratch_update_table_create(run)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    ImportTable.objects.filter(pk__in=[run.table.pk, update.pk]).update(
+        description=run.table.description.replace(f"pid={os.getpid()}", f"pid={gone.pid}")
+    )
+    assert sorted(leftovers()["tables"]) == [run.table_name, f"bench_{run.token}_upd"]
+
+    assert scratch_leftovers_sweep() == [run.table_name, f"bench_{run.token}_upd"]
+
+    assert leftovers() == NOTHING_LEFT
+    assert not run.folder.exists()
+
+
+def test_scratch_sweep_recognises_an_update_table_left_alone(tmp_path):
+    run = scratch_run_create(command="test", parent=tmp_path)
+    update = scratch_update_table_create(run)
+    # As if the run had been killed after its sales configuration was removed, its update one not yet.
+    ImportTable.objects.filter(pk=run.table.pk).delete()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    update.description = update.description.replace(f"pid={os.getpid()}", f"pid={gone.pid}")
+    update.save()
+
+    assert scratch_leftovers_sweep() == [update.table_name]
+
+    assert leftovers() == NOTHING_LEFT

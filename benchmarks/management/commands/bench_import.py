@@ -63,6 +63,14 @@ class Command(BaseCommand):
             help="Also import an .xlsx sheet of this many rows (8 columns) against python-calamine's raw read "
             "of it (500000 for the documented figure); 0, the default, skips the case.",
         )
+        parser.add_argument(
+            "--update-rows",
+            type=int,
+            default=0,
+            help="MySQL/MariaDB only: also import a file of this many rows into a unique table already holding "
+            "their keys (bench_<token>_upd), every row updated in place, against LOAD DATA ... REPLACE of the "
+            "same file (1000000 for the documented figure); 0, the default, skips the case.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -80,6 +88,7 @@ class Command(BaseCommand):
                 keep_files=options["keep_files"],
                 progress=self.stderr.write,
                 xlsx_rows=options["xlsx_rows"],
+                update_rows=options["update_rows"],
             )
         except (BenchError, BenchInterrupted) as exc:
             raise CommandError(exc.message) from exc
