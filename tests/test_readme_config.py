@@ -233,7 +233,7 @@ def test_config_readme_defaults_are_the_code_defaults(code_defaults):
             if text.replace("`", "") != phrase or not check(default):
                 wrong[var] = f"README {text!r}, code {default!r}: say {phrase!r}"
         elif isinstance(default, dict):
-            # One default per database, named: "10000 (MySQL), 50000 (SQLite)".
+            # One default per database, named: "10000 (MySQL), 30000 (SQLite)".
             expected = f"{default['mysql']} (MySQL), {default['sqlite']} (SQLite)"
             if text != expected:
                 wrong[var] = f"README {text!r}, code: {expected!r}"
@@ -245,5 +245,5 @@ def test_config_readme_defaults_are_the_code_defaults(code_defaults):
 
 
 def test_config_readme_names_the_chunk_size_each_database_uses(code_defaults):
-    assert code_defaults["IMPORT_CHUNK_ROWS"] == {"mysql": 10_000, "sqlite": 50_000}
-    assert ("IMPORT_CHUNK_ROWS", "10000 (MySQL), 50000 (SQLite)") in _readme_rows()
+    assert code_defaults["IMPORT_CHUNK_ROWS"] == {"mysql": 10_000, "sqlite": 30_000}
+    assert ("IMPORT_CHUNK_ROWS", "10000 (MySQL), 30000 (SQLite)") in _readme_rows()

@@ -233,9 +233,10 @@ ZIP_MAX_RATIO = env.int("ZIP_MAX_RATIO", default=200)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 # Rows per chunk. MySQL: small chunks keep LOAD DATA busy while the next chunk is read and validated,
-# and bound memory (measured fastest at 10k); SQLite inserts in the same thread, so bigger chunks there.
+# and bound memory (measured fastest at 10k). SQLite: 30k measured as fast as plain executemany at 270 MB
+# (50k: a little faster, 300 MB; 20k: 0.9x, 250 MB).
 IMPORT_CHUNK_ROWS = env.int(
-    "IMPORT_CHUNK_ROWS", default=10_000 if _db["ENGINE"].endswith("mysql") else 50_000
+    "IMPORT_CHUNK_ROWS", default=10_000 if _db["ENGINE"].endswith("mysql") else 30_000
 )
 IMPORT_LOAD_DATA_LOCAL = env("IMPORT_LOAD_DATA_LOCAL", default="auto")  # auto | on | off
 # The longest record (one row, with its quoted line breaks) a text file may hold; a longer one fails the file

@@ -72,6 +72,9 @@ class ImportOutcome:
     groups: ErrorGroups = field(default_factory=ErrorGroups)  # every row error, grouped (column, code)
     timings: StageTimes = field(default_factory=StageTimes)  # where the run's time went (services/timings.py)
     tally: SummaryTally | None = None  # an append-only import's summary, added up as its rows go in
+    tally_in_reader: bool = (
+        True  # by the reader thread (MySQL) or by the main thread after each write (SQLite)
+    )
 
     @property
     def error_summary(self) -> list[dict]:
@@ -332,6 +335,9 @@ def _import_file(
     outcome.tally = (
         None if unique or dry_run else SummaryTally(columns=columns, chunk_rows=settings.IMPORT_CHUNK_ROWS)
     )
+    # Where the tally is added up: on MySQL the main thread waits on the server, so the reader thread does it;
+    # on SQLite the reader is the busier thread (the main thread waits for it), so the main thread does.
+    outcome.tally_in_reader = connection.vendor == "mysql"
 
     def doomed(chunk: Chunk, validated: ValidatedChunk) -> bool:
         return _chunk_doomed(table, outcome, chunk, validated)
@@ -349,7 +355,9 @@ def _import_file(
                 settings.IMPORT_CHUNK_ROWS,
                 name=job.original_filename,
                 clock=clock,
-                ready=_ahead(writer, outcome.tally, clock, doomed=doomed),
+                ready=_ahead(
+                    writer, outcome.tally if outcome.tally_in_reader else None, clock, doomed=doomed
+                ),
             )
             # One chunk read ahead is enough to overlap reading with loading, and keeps memory low.
             with _prefetched(chunks, depth=1) as prefetched:
@@ -414,6 +422,9 @@ def _chunk_record(
         outcome.updated_count += written.updated
         outcome.skipped_count += written.skipped
         outcome.repeated_count += written.repeated
+        if outcome.tally is not None and not outcome.tally_in_reader:
+            with stage_timed("summary", outcome.timings):
+                outcome.tally.add(validated.frame)
         refused, refused_rows = _refused_rows(chunk, validated, written.refused, labels)
     errors = sorted([*validated.errors, *_ragged_errors(chunk), *refused], key=lambda e: e.row)
     rejected = len(validated.rejected) + len(chunk.ragged) + len(refused_rows)
