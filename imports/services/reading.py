@@ -700,7 +700,8 @@ class _RecordFeed:
         """Scan `data` and return it without the marks; a mark's first bytes at the end wait for the rest."""
         if self._carry:
             data, self._carry = self._carry + data, b""
-        if not self.drop or (_BOM not in data and not data.endswith((_BOM[:1], _BOM[:2]))):
+        # An ASCII block holds no mark (0xEF is not ASCII), and isascii() is many times faster than the search.
+        if not self.drop or data.isascii() or (_BOM not in data and not data.endswith((_BOM[:1], _BOM[:2]))):
             self.scanner.feed(data, final=final)
             return data
         if not final:
