@@ -1,5 +1,6 @@
 """Reading distributors' files: format detection, the head, record counts and streamed chunks."""
 
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -165,6 +166,45 @@ def test_file_records_count_is_the_same_in_tiny_blocks(name, monkeypatch):
     monkeypatch.setattr(reading, "SCAN_BLOCK_BYTES", 3)
     assert file_records_count(path=path, fmt=fmt) == expected
     assert sum(len(chunk.frame) for chunk in file_chunks_read(path=path, fmt=fmt)) == expected
+
+
+def _tricky_csv(seed: int) -> tuple[bytes, int]:
+    """A CSV of quoted values across lines, doubled and literal quotes, blank lines and every line break."""
+    rng = random.Random(seed)
+    values = [
+        "plain",
+        "",
+        '"a,b"',
+        '"two\nlines"',
+        '"crlf\r\ninside"',
+        '"lone\rcr"',
+        '"say ""hi"""',
+        'PIPA 1/2"',
+        '"\n"',
+        '""',
+    ]
+    breaks = ["\n", "\r\n", "\r"]
+    rows = rng.randint(1, 400)
+    lines = ["a,b,c" + rng.choice(breaks)]
+    for _ in range(rows):
+        while rng.random() < 0.15:
+            lines.append(rng.choice(breaks))  # a blank line
+        lines.append(",".join(rng.choice(values) for _ in range(3)) + rng.choice(breaks))
+    if rng.random() < 0.5:
+        lines[-1] = lines[-1].rstrip("\r\n")  # no line break after the last record
+    return "".join(lines).encode(), rows
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_file_records_count_matches_the_rows_read_in_any_block_size(seed, tmp_path, monkeypatch):
+    content, rows = _tricky_csv(seed)
+    path = tmp_path / "tricky.csv"
+    path.write_bytes(content)
+    fmt = FileFormat("utf-8", ",")
+    assert sum(len(chunk.frame) for chunk in file_chunks_read(path=path, fmt=fmt)) == rows
+    for block in (1, 2, 5, 64, 4096):
+        monkeypatch.setattr(reading, "SCAN_BLOCK_BYTES", block)
+        assert file_records_count(path=path, fmt=fmt) == rows, block
 
 
 def test_file_records_count_refuses_a_file_cut_inside_a_quote():
