@@ -12,7 +12,7 @@ How a sheet becomes the engine's text chunks:
   an .ods sheet is read whole.) The cut finds the error cells (below) on the way, and every part is a copy
   of one template holding the workbook's other parts, decompressed once. Rows are taken in blocks; each
   block's columns are formatted at once (Arrow, numpy) and joined into CSV lines by Arrow, quoted as the csv
-  module quotes. Measured on 500k rows: 6.2-6.3 s at 258-274 MB (python-calamine's own read of the whole
+  module quotes. Measured on 500k rows: 6.2-6.5 s at 258-274 MB (python-calamine's own read of the whole
   sheet: 2.9 s at 470-500 MB), of which calamine's parsing of the parts, its shared strings once per part,
   is about 4.5 s; python-calamine has no row streaming (dimastbk/python-calamine#42).
 - Columns count from A; the header's last non-empty cell ends them: a row with a value right of it is
