@@ -869,28 +869,86 @@ _ISO_TEMPLATES = {
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
+# Directives that only ever read digits (and, padded, a space): never a '-', ':', '.' or a letter.
+_NUMERIC_DIRECTIVES = frozenset("dmHIMSYyfj")
+_SHAPE_CHARACTERS = frozenset("0123456789-:.Tt")
+
+
+@cache
+def _iso_shapes(families: tuple[_Family, ...], date_only: bool) -> frozenset[tuple[int, str]]:
+    """The ISO shapes, as (length, separator: "", " " or "T"), that these formats read by the shape's own
+    format (%Y-%m-%d, then %H:%M, :%S, .%f after a space or a T) and by no other variant.
+
+    A variant cannot read a value of a shape when it needs a character the value lacks (a '/', a letter,
+    whitespace where the shape has none) or, if it has only numeric directives, when its count of '-', ':',
+    '.' or T differs from the shape's (numeric directives never read those). Any other variant might, and
+    then the shape is left to the general path unless that variant is the shape's own format.
+    """
+    shapes = set()
+    for length in _ISO_TEMPLATES:
+        if length > 10 and date_only:
+            break
+        for separator in ("",) if length == 10 else (" ", "T"):
+            own = "%Y-%m-%d" + (
+                ""
+                if length == 10
+                else separator + "%H:%M" + (":%S" if length >= 19 else "") + (".%f" if length > 19 else "")
+            )
+            counts = {
+                "-": 2,
+                ":": (length >= 16) + (length >= 19),
+                ".": int(length > 19),
+                "T": separator == "T",
+            }
+            readers = [
+                variant
+                for family in families
+                for variant in family.variants
+                if _variant_may_read(variant, counts=counts, spaced=separator == " ")
+            ]
+            if readers and all(variant == own for variant in readers):
+                shapes.add((length, separator))
+    return frozenset(shapes)
+
+
+def _variant_may_read(variant: str, *, counts: dict[str, int], spaced: bool) -> bool:
+    tokens = [token for token in _FORMAT_TOKENS.split(variant) if token]
+    directives = [token[1:] for token in tokens if token.startswith("%")]
+    literals = "".join(token for token in tokens if not token.startswith("%") and not token.isspace())
+    literals += "%" * directives.count("%")
+    if any(character not in _SHAPE_CHARACTERS for character in literals):
+        return False
+    if not spaced and any(token.isspace() for token in tokens):
+        return False  # strptime's whitespace needs at least one whitespace character
+    if not all(directive in _NUMERIC_DIRECTIVES for directive in directives):
+        return True
+    upper = literals.upper()
+    return all(upper.count(character) == count for character, count in counts.items())
+
+
 def _iso_fast_parse(
     text: pa.Array, *, families: list[_Family], date_only: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """The plain values of the default ISO formats read with array arithmetic, for the cells of a whole chunk:
-    (positions, stamps, verbatim: the cell is already its canonical text). None: the formats are not these.
+    """The plain ISO values read with array arithmetic, for the cells of a whole chunk: (positions, stamps,
+    verbatim: the cell is already its canonical text). None: the formats allow no ISO shape.
 
-    For %Y-%m-%d alone (a date column's default) and for a datetime column's DATETIME_ISO_FORMATS: their
-    patterns are mutually exclusive (the count of ':', a space or a T), so a value of one of these shapes is
-    read by its one format and by no other, and can be neither ambiguous nor, as it is a real date of a year 1
-    to 9999 (at midnight when date_only), refused: its value is that one reading. Every other value is left to
-    the general path. tests/imports/test_validation_fast_dates.py holds the two paths equal.
+    A shape (YYYY-MM-DD; then a space or a T and hh:mm; then :ss; then a fraction of 1 to 6 digits) is read
+    here only when the column's formats read it by its own ISO format and by no other (_iso_shapes), so a
+    value of that shape can be neither ambiguous nor, as it is a real date of a year 1 to 9999 (at midnight
+    when date_only), refused: its value is that one reading. Every other value is left to the general path.
+    tests/imports/test_validation_fast_dates.py holds the two paths equal.
     """
-    names = tuple(family.name for family in families)
-    if names != DATE_ISO_FORMATS and (names != DATETIME_ISO_FORMATS or date_only):
+    shapes = _iso_shapes(tuple(families), date_only)
+    if not shapes:
         return None
     offsets = _text_offsets(text)
     lengths = np.diff(offsets)
     data = _text_bytes(text)
     found = []
     for length, template in _ISO_TEMPLATES.items():
-        if length > 10 and names == DATE_ISO_FORMATS:
-            break
+        spaced_ok, t_ok = (length, " ") in shapes, (length, "T") in shapes
+        if not (spaced_ok or t_ok or (length, "") in shapes):
+            continue
         positions = np.flatnonzero(lengths == length)
         if not len(positions):
             continue
@@ -904,7 +962,10 @@ def _iso_fast_parse(
         shaped = (digits > 9).view(f"S{length}")[:, 0] == not_digits
         for at, char in enumerate(template):
             if at == 10:
-                shaped &= (cells[:, at] == ord(" ")) | (cells[:, at] == ord("T")) | (cells[:, at] == ord("t"))
+                separator = cells[:, at]
+                shaped &= ((separator == ord(" ")) & spaced_ok) | (
+                    ((separator == ord("T")) | (separator == ord("t"))) & t_ok
+                )
             elif char != "0":
                 shaped &= cells[:, at] == ord(char)
 

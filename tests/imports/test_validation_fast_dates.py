@@ -83,6 +83,32 @@ RULES = [
         replace(ISO_DATETIME, date_formats=("%m/%d/%Y %H:%M", *DATETIME_ISO_FORMATS)),
         id="datetime-with-us-format",
     ),
+    # The demo sales table's formats: its ISO shapes are read fast, its day-first ones by the general path.
+    pytest.param(
+        replace(
+            ISO_DATETIME,
+            date_formats=("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"),
+        ),
+        id="datetime-sales-formats",
+    ),
+    pytest.param(replace(ISO_DATETIME, date_formats=("%Y-%m-%d %H:%M:%S",)), id="datetime-seconds-only"),
+    pytest.param(replace(ISO_DATETIME, date_formats=("%Y-%m-%dT%H:%M",)), id="datetime-t-minutes-only"),
+    # Formats that read some ISO shapes another way, or might: those shapes stay on the general path.
+    pytest.param(replace(ISO_DATE, date_formats=("%Y-%m-%d", "%Y-%d-%m")), id="date-year-day-month"),
+    pytest.param(replace(ISO_DATE, date_formats=("%Y-%m-%d", "%Y-%m-01")), id="date-literal-digits"),
+    pytest.param(replace(ISO_DATE, date_formats=("%Y-%m-%d", "%Y-%b-%d")), id="date-month-name"),
+    pytest.param(
+        replace(ISO_DATETIME, date_formats=("%Y-%m-%d %H:%M:%S", "%Y-%m-%d%H:%M:%S")), id="datetime-no-space"
+    ),
+    pytest.param(
+        replace(ISO_DATETIME, date_formats=("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %I:%M:%S %p")),
+        id="datetime-am-pm",
+    ),
+    pytest.param(
+        replace(ISO_DATETIME, date_formats=("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")),
+        id="datetime-fraction-twice",
+    ),
+    pytest.param(replace(ISO_DATE, date_formats=("%Y%m%d", "%Y-%m-%d")), id="date-compact-and-iso"),
 ]
 
 
@@ -185,6 +211,32 @@ _PLAIN = st.builds(
 @given(values=st.lists(st.one_of(_PLAIN, _ISO_LIKE), min_size=1, max_size=20))
 def test_temporal_fast_path_is_the_general_path_on_generated_values(values):
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for rule in (ISO_DATE, ISO_DATETIME):
+        for rule in [param.values[0] for param in RULES]:
             fast, general = _both_paths(rule, values, monkeypatch)
             _assert_same(fast, general)
+
+
+SPACED_FRACTIONS = {(length, " ") for length in range(21, 27)}
+
+
+@pytest.mark.parametrize(
+    ("formats", "date_only", "shapes"),
+    [
+        pytest.param(
+            ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M"),
+            False,
+            {(16, " "), (19, " "), *SPACED_FRACTIONS},
+            id="sales-datetimes",
+        ),
+        pytest.param(("%Y-%m-%d", "%d/%m/%Y"), True, {(10, "")}, id="sales-dates"),
+        pytest.param(("%Y%m%d", "%Y-%m-%d"), True, {(10, "")}, id="compact-cannot-read-dashes"),
+        pytest.param(("%Y-%m-%d", "%Y-%d-%m"), True, set(), id="year-day-month-might"),
+        pytest.param(("%Y-%m-%d", "%Y-%b-%d"), True, set(), id="a-month-name-might"),
+        pytest.param(("%Y-%m-%d %H:%M:%S", "%Y-%m-%d%H:%M:%S"), False, set(), id="no-space-might"),
+        pytest.param(("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %I:%M:%S %p"), False, set(), id="am-pm-might"),
+        pytest.param(("%Y-%m-%dT%H:%M",), False, {(16, "T")}, id="t-minutes"),
+    ],
+)
+def test_temporal_fast_path_reads_only_the_shapes_no_other_format_can(formats, date_only, shapes):
+    rule = replace(ISO_DATE if date_only else ISO_DATETIME, date_formats=formats)
+    assert validation._iso_shapes(tuple(validation._families(rule)), date_only) == shapes
