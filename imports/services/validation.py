@@ -304,7 +304,11 @@ def chunk_validate(
     rounded_counts = {name: int(good[indexes].sum()) for name, indexes in rounded.items()}
     return ValidatedChunk(
         frame=pd.DataFrame(
-            {name: columns[name][good] for name in names}, columns=names, dtype=object, copy=False
+            # A chunk without a rejected row keeps its columns as they are (no copy of every value).
+            {name: columns[name] if not len(rejected_positions) else columns[name][good] for name in names},
+            columns=names,
+            dtype=object,
+            copy=False,
         ),
         row_numbers=row_numbers[good],
         errors=_errors_collect(failed, row_numbers, rules),
