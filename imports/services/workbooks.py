@@ -637,6 +637,9 @@ class _SheetWriter:
 def _csv_lines(columns: list[pa.Array]) -> memoryview:
     """Rows of text columns as CSV lines, quoted as the csv module quotes (only a value with a delimiter, a
     quote or a line break, its quotes doubled), all in Arrow: the lines' values buffer is the text itself."""
+    if any(column.null_count for column in columns):
+        # A null would make its whole line null, and the line would vanish from the file: never write one.
+        raise ValueError("a sheet column was converted with missing values")
     fields = [_csv_quoted(column) for column in columns]
     lines = pc.binary_join_element_wise(*fields, _TEXT[","]) if len(fields) > 1 else fields[0]
     lines = pc.binary_join_element_wise(lines, _TEXT[""], _TEXT["\n"])  # the line, "\n", an empty part

@@ -114,3 +114,13 @@ def test_workbook_number_column_text_is_number_text_at_every_magnitude():
         ]
     )
     assert workbooks._numbers_text(numbers).to_pylist() == [number_text(float(value)) for value in numbers]
+
+
+def test_workbook_csv_lines_refuse_a_missing_value_rather_than_drop_its_row():
+    import pyarrow as pa
+
+    text = pa.large_string()
+    lines = workbooks._csv_lines([pa.array(["a", "b,c"], type=text), pa.array(["1", 'say "hi"'], type=text)])
+    assert bytes(lines) == b'a,1\n"b,c","say ""hi"""\n'
+    with pytest.raises(ValueError):
+        workbooks._csv_lines([pa.array(["a", None], type=text)])
