@@ -50,10 +50,7 @@ ssl = yes
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 mail_location = maildir:{root}/mail/%u
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
+{namespace}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
@@ -82,6 +79,19 @@ service stats {{
   }}
 }}
 """
+
+
+# The mailbox's folders at the top level, as most servers keep them.
+NAMESPACE_PLAIN = """namespace inbox {
+  inbox = yes
+  separator = /
+}"""
+# Every folder under INBOX. (Courier and Cyrus style): a folder is made as INBOX.Processed, not Processed.
+NAMESPACE_INBOX_PREFIX = """namespace inbox {
+  inbox = yes
+  separator = .
+  prefix = INBOX.
+}"""
 
 
 @dataclass
@@ -170,9 +180,9 @@ def _ready(server: Dovecot) -> bool:
         return False
 
 
-def dovecot_start(*, extra_config: str = "") -> Dovecot:
-    """Start a dovecot of the test's own (`extra_config` appended to its configuration); fails the test,
-    saying what to install, when there is none."""
+def dovecot_start(*, extra_config: str = "", namespace: str = NAMESPACE_PLAIN) -> Dovecot:
+    """Start a dovecot of the test's own (`extra_config` appended to its configuration, its folders in
+    `namespace`); fails the test, saying what to install, when there is none."""
     if not os.path.exists(DOVECOT):
         pytest.fail(MISSING, pytrace=False)
     root = Path(tempfile.mkdtemp(prefix="dovecot-"))
@@ -198,6 +208,7 @@ def dovecot_start(*, extra_config: str = "") -> Dovecot:
             login_user=login_user,
             imap_port=imap_port,
             imaps_port=imaps_port,
+            namespace=namespace,
         )
         + extra_config
     )

@@ -448,6 +448,28 @@ def test_mailbox_without_move_files_by_copy_and_expunge_of_that_message_only(set
         dovecot_module.dovecot_stop(server)
 
 
+def test_mailbox_on_a_server_whose_folders_sit_under_inbox_makes_them_there(settings, transactional_db):
+    # The personal namespace's prefix is INBOX. (Courier and Cyrus style): NAMESPACE says so, and a folder
+    # made at the top level would be refused.
+    server = dovecot_module.dovecot_start(namespace=dovecot_module.NAMESPACE_INBOX_PREFIX)
+    try:
+        call_command("load_demo_config", verbosity=0)
+        settings.INBOX_IMAP_URL, settings.INBOX_IMAP_CA_FILE = server.url(), server.ca_file
+        settings.INBOX_REPLY = False
+        Distributor.objects.create(code="31001", name="North", contact_emails=[CONTACT])
+        server.append(message(files=(NOVEMBER,)))
+        server.append(message(sender="stranger@example.org"))
+
+        report = mailbox_poll()
+
+        assert (report.processed, report.rejected) == (1, 1), str(report)
+        assert len(server.folder("INBOX.Processed")) == 1 and len(server.folder("INBOX.Rejected")) == 1
+        assert server.folder("INBOX") == []
+        assert table_count("sales") == 8
+    finally:
+        dovecot_module.dovecot_stop(server)
+
+
 def test_mailbox_poll_is_off_without_a_url(settings):
     settings.INBOX_IMAP_URL = ""
     report = mailbox_poll()
