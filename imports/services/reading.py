@@ -484,8 +484,7 @@ class _RecordScanner:
         entering = self.state
         has_quote = data.find(b'"') != -1
         quotes = np.flatnonzero(arr == _QUOTE) if has_quote else _NO_POSITIONS
-        phase = 1 if entering == _IN else 0
-        kept = self._quotes_follow(arr, quotes)
+        kept, phase = self._quotes_follow(arr, quotes)
         breaks = np.flatnonzero(arr == _LF)
         has_cr = data.find(b"\r") != -1
         if has_cr:
@@ -519,8 +518,9 @@ class _RecordScanner:
         lone = crs[(crs + 1 >= len(arr)) | (arr[after] != _LF)]
         return np.union1d(breaks, lone)
 
-    def _quotes_follow(self, arr: np.ndarray, quotes: np.ndarray) -> np.ndarray:
-        """Advance the quote state over a block; return the positions of the quotes that open or close a value."""
+    def _quotes_follow(self, arr: np.ndarray, quotes: np.ndarray) -> tuple[np.ndarray, int]:
+        """Advance the quote state over a block; return the positions of the quotes that open or close a value,
+        and 1 when the block starts inside a quoted value (else 0)."""
         phase = 1 if self.state == _IN else 0
         # Once literal quotes are set aside, every quote alternately opens and closes a quoted value.
         kept = self._literal_quotes_drop(arr, quotes, phase=phase)
@@ -530,7 +530,7 @@ class _RecordScanner:
             self.state = _PENDING
         else:
             self.state = _OUT
-        return kept
+        return kept, phase
 
     @staticmethod
     def _unquoted(breaks: np.ndarray, kept: np.ndarray, *, phase: int) -> np.ndarray:

@@ -12,9 +12,9 @@ How a sheet becomes the engine's text chunks:
   an .ods sheet is read whole.) The cut finds the error cells (below) on the way, and every part is a copy
   of one template holding the workbook's other parts, decompressed once. Rows are taken in blocks; each
   block's columns are formatted at once (Arrow, numpy) and joined into CSV lines by Arrow, quoted as the csv
-  module quotes. Measured on 500k rows: 6.2-6.5 s at 258-274 MB (python-calamine's own read of the whole
-  sheet: 2.9 s at 470-500 MB), of which calamine's parsing of the parts, its shared strings once per part,
-  is about 4.5 s; python-calamine has no row streaming (dimastbk/python-calamine#42).
+  module quotes. Measured on 500k rows (bench_import): 6.4-7.1 s at 274 MB (python-calamine's own read of the
+  whole sheet: 2.9-3.2 s at 470 MB), most of it calamine cutting, opening (its shared strings once per part)
+  and parsing the parts; python-calamine has no row streaming (dimastbk/python-calamine#42).
 - Columns count from A; the header's last non-empty cell ends them: a row with a value right of it is
   ragged (`ragged_row`), as in a CSV.
 - The sheet is the first one, unless the table names one (`ImportTable.sheet_name`); a missing sheet is the
@@ -286,7 +286,7 @@ def child_main() -> None:
         rows=Path(spec["rows"]),
         split_bytes=spec["split_bytes"],
         part_bytes=spec["part_bytes"],
-        block_rows=spec.get("block_rows", _BLOCK_ROWS),
+        block_rows=spec["block_rows"],
     )
     meta["peak_rss_mb"] = _peak_rss_mb()
     Path(spec["meta"]).write_text(json.dumps(meta))
@@ -314,7 +314,7 @@ def _convert(
     rows: Path,
     split_bytes: int,
     part_bytes: int,
-    block_rows: int = 0,
+    block_rows: int,
 ) -> dict:
     import python_calamine
 
@@ -347,7 +347,7 @@ def _convert(
                 by_row.setdefault(row, []).append((column, text))
 
         with working.open("wb") as out, rows.open("wb") as numbers:
-            sink = _SheetWriter(out=out, numbers=numbers, block_rows=block_rows or _BLOCK_ROWS)
+            sink = _SheetWriter(out=out, numbers=numbers, block_rows=block_rows)
             parts = _sheet_sources(
                 workbook=workbook,
                 path=path,
@@ -373,9 +373,8 @@ def _convert(
                     # the columns are made whole from column A.
                     pad = [""] * start[1]
                     rows_left = data.iter_rows()
-                    next(
-                        itertools.islice(rows_left, start[0], start[0]), None
-                    )  # empty rows above the first used
+                    # Pass the empty rows above this part's first used row.
+                    next(itertools.islice(rows_left, start[0], start[0]), None)
                     excel_row = start[0] + 1
                     error_rows = sorted(by_row)
                     while block := list(itertools.islice(rows_left, sink.block_rows)):
@@ -417,9 +416,8 @@ class _Part:
 
     def __init__(self, *, sheet, workbook=None, path: Path | None = None, errors: list | None = None) -> None:
         self.sheet, self.workbook, self.path = sheet, workbook, path
-        self.errors = (
-            errors  # the part's error cells, found as it was cut; None: the whole sheet, not looked at
-        )
+        # The part's error cells, found as it was cut; None: the whole sheet, not looked at yet.
+        self.errors = errors
 
     def __enter__(self):
         return self.sheet

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
+import pyarrow as pa
 import pytest
 import python_calamine
 
@@ -117,8 +118,6 @@ def test_workbook_number_column_text_is_number_text_at_every_magnitude():
 
 
 def test_workbook_csv_lines_refuse_a_missing_value_rather_than_drop_its_row():
-    import pyarrow as pa
-
     text = pa.large_string()
     lines = workbooks._csv_lines([pa.array(["a", "b,c"], type=text), pa.array(["1", 'say "hi"'], type=text)])
     assert bytes(lines) == b'a,1\n"b,c","say ""hi"""\n'

@@ -418,18 +418,24 @@ def test_a_reply_that_cannot_be_sent_is_sent_at_the_next_poll_once(mailbox, smtp
     assert len(smtp.messages) == 1 and InboxClaim.objects.get().state == InboxClaimState.DONE
 
 
+def _own_server_mailbox(settings, server) -> None:
+    """The mailbox pointed at a dovecot a test started itself, no replies, a contact's message of November's
+    file and a stranger's in it."""
+    call_command("load_demo_config", verbosity=0)
+    settings.INBOX_IMAP_URL, settings.INBOX_IMAP_CA_FILE = server.url(), server.ca_file
+    settings.INBOX_REPLY = False
+    Distributor.objects.create(code="31001", name="North", contact_emails=[CONTACT])
+    server.append(message(files=(NOVEMBER,)))
+    server.append(message(sender="stranger@example.org"))
+
+
 def test_mailbox_without_move_files_by_copy_and_expunge_of_that_message_only(settings, transactional_db):
     # A server that advertises no MOVE (dovecot told to list only these capabilities after login).
     server = dovecot_module.dovecot_start(
         extra_config="protocol imap {\n  imap_capability = IMAP4rev1 UIDPLUS\n}\n"
     )
     try:
-        call_command("load_demo_config", verbosity=0)
-        settings.INBOX_IMAP_URL, settings.INBOX_IMAP_CA_FILE = server.url(), server.ca_file
-        settings.INBOX_REPLY = False
-        Distributor.objects.create(code="31001", name="North", contact_emails=[CONTACT])
-        server.append(message(files=(NOVEMBER,)))
-        server.append(message(sender="stranger@example.org"))
+        _own_server_mailbox(settings, server)
         imap = server.client()
         _, capabilities = imap.capability()
         assert b"MOVE" not in capabilities[-1].split() and b"UIDPLUS" in capabilities[-1].split()
@@ -453,12 +459,7 @@ def test_mailbox_on_a_server_whose_folders_sit_under_inbox_makes_them_there(sett
     # made at the top level would be refused.
     server = dovecot_module.dovecot_start(namespace=dovecot_module.NAMESPACE_INBOX_PREFIX)
     try:
-        call_command("load_demo_config", verbosity=0)
-        settings.INBOX_IMAP_URL, settings.INBOX_IMAP_CA_FILE = server.url(), server.ca_file
-        settings.INBOX_REPLY = False
-        Distributor.objects.create(code="31001", name="North", contact_emails=[CONTACT])
-        server.append(message(files=(NOVEMBER,)))
-        server.append(message(sender="stranger@example.org"))
+        _own_server_mailbox(settings, server)
 
         report = mailbox_poll()
 
