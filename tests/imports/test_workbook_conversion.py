@@ -5,6 +5,13 @@ value needs quoting; the oracle here is python-calamine's own rows put through c
 """
 
 import csv
+import json
+import random
+import subprocess
+import sys
+import threading
+import time as clock
+import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -15,6 +22,7 @@ import pytest
 import python_calamine
 
 from imports.services import workbooks
+from imports.services.reading import ReadError
 from imports.services.workbooks import (
     cell_text,
     number_text,
@@ -74,14 +82,20 @@ def _expected(path: Path) -> tuple[list[list[str]], list[int]]:
 
 
 @pytest.mark.parametrize("block_rows", [2, 3, 20_000], ids=lambda rows: f"blocks-of-{rows}")
-@pytest.mark.parametrize("split", [False, True], ids=["whole-sheet", "in-parts"])
+@pytest.mark.parametrize(
+    "split,threads,held",
+    [(False, 1, 2), (True, 1, 1), (True, 1, 2), (True, 2, 3)],
+    ids=["whole-sheet", "in-parts-one-at-a-time", "in-parts-one-ahead", "in-parts-two-threads"],
+)
 def test_workbook_conversion_writes_every_cell_as_cell_text(
-    tmp_path, settings, monkeypatch, block_rows, split
+    tmp_path, settings, monkeypatch, block_rows, split, threads, held
 ):
     settings.IMPORT_WORK_DIR = str(tmp_path / "work")
     path = tmp_path / "tricky.xlsx"
     _tricky_workbook(path)
     monkeypatch.setattr(workbooks, "_BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(workbooks, "PART_THREADS", threads)
+    monkeypatch.setattr(workbooks, "PARTS_HELD", held)
     if split:
         monkeypatch.setattr(workbooks, "SPLIT_BYTES", 1)
         monkeypatch.setattr(workbooks, "PART_BYTES", 300)
@@ -123,3 +137,159 @@ def test_workbook_csv_lines_refuse_a_missing_value_rather_than_drop_its_row():
     assert bytes(lines) == b'a,1\n"b,c","say ""hi"""\n'
     with pytest.raises(ValueError):
         workbooks._csv_lines([pa.array(["a", None], type=text)])
+
+
+def _sheet_corrupted(path: Path, target: Path, cell: bytes) -> None:
+    """A copy of the workbook whose sheet XML has a stray closing tag in `cell` (calamine refuses the XML)."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                start = data.index(b'<c r="' + cell + b'"')
+                end = data.index(b"</c>", start)
+                data = data[:end] + b"</x>" + data[end:]
+            out.writestr(info, data)
+
+
+@pytest.mark.parametrize("threads,held", [(1, 1), (1, 2), (2, 3)])
+def test_workbook_conversion_of_a_part_calamine_refuses_fails_the_file_and_leaves_nothing(
+    tmp_path, settings, monkeypatch, threads, held
+):
+    """A part refused late in the sheet (parts cut and opened ahead of it): the file is unreadable, no working
+    file, part workbook or template is left, and the threads are gone."""
+    settings.IMPORT_WORK_DIR = str(tmp_path / "work")
+    good = tmp_path / "tricky.xlsx"
+    _tricky_workbook(good)
+    path = tmp_path / "corrupt.xlsx"
+    _sheet_corrupted(good, path, b"B19")
+    monkeypatch.setattr(workbooks, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(workbooks, "PART_BYTES", 300)
+    monkeypatch.setattr(workbooks, "PART_THREADS", threads)
+    monkeypatch.setattr(workbooks, "PARTS_HELD", held)
+    with pytest.raises(ReadError) as raised:
+        workbook_convert(path=path, name=path.name, sheet=None)
+    assert raised.value.code == "unreadable"
+    assert "corrupt.xlsx could not be read as a workbook" in str(raised.value)
+    assert not list((tmp_path / "work" / "sheets").iterdir())
+
+
+class _FakePart:
+    """Stands for a part workbook: open() takes a while (as calamine's parse does), then the caller reads it."""
+
+    def __init__(self, number: int, ledger: dict, *, fails: bool = False) -> None:
+        self.number, self.ledger, self.fails = number, ledger, fails
+        self.closed = False
+
+    def open(self) -> None:
+        with self.ledger["lock"]:
+            self.ledger["open"] += 1
+            self.ledger["most"] = max(self.ledger["most"], self.ledger["open"])
+        clock.sleep(random.uniform(0, 0.01))
+        if self.fails:
+            raise ValueError(f"part {self.number} is refused")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        assert not self.closed, "a part closed twice"
+        self.closed = True
+        with self.ledger["lock"]:
+            self.ledger["open"] -= 1
+
+
+def _fake_parts(count: int, *, fails_at: int | None = None, cut_fails_at: int | None = None):
+    ledger = {"lock": threading.Lock(), "open": 0, "most": 0, "made": []}
+
+    def parts():
+        for number in range(count):
+            if number == cut_fails_at:
+                raise OSError(f"cutting part {number} failed")
+            part = _FakePart(number, ledger, fails=number == fails_at)
+            ledger["made"].append(part)
+            yield part
+
+    return ledger, parts()
+
+
+@pytest.mark.parametrize("threads,held", [(1, 1), (1, 2), (2, 3), (3, 5)])
+def test_workbook_parts_ahead_come_in_order_and_never_more_held_than_allowed(threads, held):
+    random.seed(threads * 10 + held)
+    ledger, parts = _fake_parts(40)
+    seen = []
+    for part in workbooks._ahead(parts, threads=threads, held=held):
+        with part:
+            seen.append(part.number)
+            clock.sleep(random.uniform(0, 0.005))
+    assert seen == list(range(40))
+    assert 1 <= ledger["most"] <= held
+    assert ledger["open"] == 0 and all(part.closed for part in ledger["made"])
+    assert not [t for t in threading.enumerate() if t.name.startswith(("sheet-cut", "sheet-part"))]
+
+
+@pytest.mark.parametrize("threads,held", [(1, 2), (2, 3)])
+def test_workbook_parts_ahead_a_failure_is_raised_in_order_and_every_part_is_closed(threads, held):
+    ledger, parts = _fake_parts(20, fails_at=6)
+    seen = []
+    with pytest.raises(ValueError, match="part 6 is refused"):
+        for part in workbooks._ahead(parts, threads=threads, held=held):
+            with part:
+                seen.append(part.number)
+    assert seen == [0, 1, 2, 3, 4, 5]  # the parts before the refused one were all read, in order
+    assert ledger["open"] == 0 and all(part.closed for part in ledger["made"])
+    assert len(ledger["made"]) <= 6 + held  # nothing cut far ahead of the failure
+
+    ledger, parts = _fake_parts(20, cut_fails_at=4)
+    with pytest.raises(OSError, match="cutting part 4 failed"):
+        for part in workbooks._ahead(parts, threads=threads, held=held):
+            with part:
+                pass
+    assert ledger["open"] == 0 and all(part.closed for part in ledger["made"])
+
+
+def test_workbook_parts_ahead_a_caller_that_stops_early_leaves_no_part_open():
+    ledger, parts = _fake_parts(30)
+    ahead = workbooks._ahead(parts, threads=2, held=3)
+    with pytest.raises(RuntimeError):
+        for part in ahead:
+            with part:
+                if part.number == 2:
+                    raise RuntimeError("the writer failed")
+    ahead.close()
+    assert ledger["open"] == 0 and all(part.closed for part in ledger["made"])
+    assert not [t for t in threading.enumerate() if t.name.startswith(("sheet-cut", "sheet-part"))]
+
+
+def test_workbook_converter_process_never_loads_pandas(tmp_path):
+    """pyarrow would import pandas (40 MB) on the first value it converts; the converter's process keeps it out
+    and still converts every kind of cell."""
+    path = tmp_path / "tricky.xlsx"
+    _tricky_workbook(path)
+    spec = {
+        "path": str(path),
+        "sheet": "",
+        "working": str(tmp_path / "out.csv"),
+        "meta": str(tmp_path / "out.json"),
+        "rows": str(tmp_path / "out.rows"),
+        "split_bytes": 1,
+        "part_bytes": 300,
+        "block_rows": 3,
+        "threads": 1,
+        "held": 2,
+    }
+    code = "import json, sys; from imports.services.workbooks import child_main; child_main(); print(json.dumps(list(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(workbooks.__file__).resolve().parents[2]),
+    )
+    modules = json.loads(done.stdout)
+    assert "pyarrow" in modules and "python_calamine" in modules
+    assert not [name for name in modules if name.split(".")[0] == "pandas"]
+    records, _ = _expected(path)
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as working:
+        assert list(csv.reader(working)) == records
+    assert json.loads((tmp_path / "out.json").read_text())["records"] == len(records) - 1
