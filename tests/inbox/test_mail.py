@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django_q.conf import Conf
+from django_q.tasks import async_task
 
 from benchmarks.processes import free_port
 from imports.models import (
@@ -32,10 +34,13 @@ from imports.models import (
 from imports.services.batches import Upload, import_batch_submit
 from imports.services.inbox_claims import claim_key
 from imports.services.inbox_mail import mail_replies_send, mailbox_address_parse, mailbox_poll
+from imports.services.jobs import job_progress_get
+from imports.services.recovery import jobs_stale_recover
 from tests.imports.conftest import table_count
 from tests.inbox import dovecot as dovecot_module
 from tests.inbox.dovecot import dovecot  # noqa: F401  (the fixture)
-from tests.reliability.cluster import child_env
+from tests.reliability.cluster import child_env, repeated_values, rows_total, sales_csv, wait_for
+from tests.reliability.conftest import processes  # noqa: F401  (the fixture)
 from tests.smtp_server import smtp_server_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -503,3 +508,83 @@ def test_mailbox_address_parse(url, expected):
     a = mailbox_address_parse(url)
     assert (a.scheme, a.host, a.port, a.user, a.password, a.folder) == expected
     assert a.password not in str(a)
+
+
+BIG_ROWS = 120_000
+
+
+@pytest.mark.slow
+def test_a_cluster_sigkilled_while_importing_a_mailed_file_imports_it_once_and_answers_once_after_a_restart(
+    mailbox,
+    smtp,
+    processes,  # noqa: F811  (the fixture imported above)
+    tmp_path,
+    settings,
+    monkeypatch,  # noqa: F811
+):
+    """Real processes: a qcluster polls the mailbox, takes the message, files it in Processed and is SIGKILLed
+    while its attachment imports; a second cluster finishes the import (the stale-job scan) and the reply is
+    sent once, when the job has ended."""
+    monkeypatch.setattr(Conf, "SYNC", False)  # this process queues the polls on the broker the clusters read
+    attachment = sales_csv(tmp_path / "sales_31001_big.csv", rows=BIG_ROWS, tag="MAIL")
+    raw = message(files=(attachment,), subject="The big file")
+    mailbox.append(raw)
+    env = {
+        "INBOX_IMAP_URL": mailbox.url(),
+        "INBOX_IMAP_CA_FILE": mailbox.ca_file,
+        "INBOX_REPLY": "true",
+        "INBOX_POLL_SECONDS": "60",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
+        "DEFAULT_FROM_EMAIL": "importhub@example.com",
+        "IMPORT_CHUNK_ROWS": "1000",
+        "Q_WORKERS": "2",
+    }
+    first = processes.cluster("first", **env)
+    processes.running(first)
+
+    def poll() -> None:
+        async_task("imports.tasks.inbox_poll_task", task_name=f"inbox-poll-{time.monotonic_ns()}")
+
+    def partly_imported() -> bool:
+        poll()
+        job = ImportJob.objects.filter(original_filename=attachment.name).first()
+        return bool(job and job.status == JobStatus.PROCESSING and 0 < job_progress_get(job) < BIG_ROWS)
+
+    wait_for(
+        partly_imported, timeout=180, what="the mailed file's import part way", logs=(first,), interval=0.5
+    )
+    first.kill()  # the whole cluster, SIGKILL: no handler runs
+    claim = InboxClaim.objects.get(kind=InboxKind.MAIL)
+    assert claim.state == InboxClaimState.SUBMITTED  # its batch was made, its outcome is not known yet
+    assert mailbox.folder("INBOX") == [] and len(mailbox.folder("Processed")) == 1
+    assert smtp.messages == []
+
+    second = processes.cluster("second", **env)
+    processes.running(second)
+    settings.JOB_STALE_AFTER = 3  # the stale-job scan (every minute in production), run here
+
+    def answered() -> bool:
+        jobs_stale_recover()
+        poll()
+        return InboxClaim.objects.get(kind=InboxKind.MAIL).state == InboxClaimState.DONE and bool(
+            smtp.messages
+        )
+
+    wait_for(answered, timeout=300, what="the reply after the import", logs=(second,), interval=2)
+    job = ImportJob.objects.get(original_filename=attachment.name)
+    assert (job.status, job.total_rows, job.success_count) == (JobStatus.COMPLETE, BIG_ROWS, BIG_ROWS)
+    assert job.attempts >= 2
+    assert rows_total("sales") == BIG_ROWS and repeated_values("sales", "dono") == []
+    assert ImportBatch.objects.count() == 1 and ImportBatch.objects.get().source == BatchSource.EMAIL
+    assert mailbox.folder("INBOX") == []
+    assert [_parsed(m)["Message-ID"] for m in mailbox.folder("Processed")] == [_parsed(raw)["Message-ID"]]
+    (reply,) = smtp.to(CONTACT.lower())
+    assert reply["Subject"] == "Re: The big file"
+    assert (
+        f"sales_31001_big.csv: Processing complete\r\n  rows {BIG_ROWS:,}, imported {BIG_ROWS:,}, rejected 0"
+        in _body(reply)
+    )
+    # Polled again (here, in this process): nothing is taken or answered twice.
+    again = mailbox_poll()
+    assert (again.taken, again.replies) == (0, 0)
+    assert len(smtp.messages) == 1 and ImportBatch.objects.count() == 1
