@@ -291,7 +291,7 @@ def cell_text(value) -> str:
 def child_main() -> None:
     """Entry point of the conversion's process: read the spec on stdin, write the CSV, the rows and the meta."""
     spec = json.loads(sys.stdin.read())
-    # pyarrow imports pandas (40 MB) to look at every Python value it converts; the converter has no use for it.
+    # pyarrow imports pandas (33 MB) to look at every Python value it converts; the converter has no use for it.
     sys.meta_path.insert(0, _NoPandas())
     # The system allocator gives back what a block's columns used; Arrow's default pool keeps it (20 MB more
     # at the peak, measured on 500k rows).
