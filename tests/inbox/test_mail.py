@@ -548,7 +548,9 @@ def test_a_cluster_sigkilled_while_importing_a_mailed_file_imports_it_once_and_a
     def partly_imported() -> bool:
         poll()
         job = ImportJob.objects.filter(original_filename=attachment.name).first()
-        return bool(job and job.status == JobStatus.PROCESSING and 0 < job_progress_get(job) < BIG_ROWS)
+        importing = bool(job and job.status == JobStatus.PROCESSING and 0 < job_progress_get(job) < BIG_ROWS)
+        # The poller files the message right after making the batch; the kill must come after both.
+        return importing and len(mailbox.folder("Processed")) == 1
 
     wait_for(
         partly_imported, timeout=180, what="the mailed file's import part way", logs=(first,), interval=0.5
