@@ -537,12 +537,18 @@ class _Part:
 def _heap_trim() -> None:
     """Give the freed heap pages back: calamine's cells and Python's objects share glibc's heap, and a part's
     freed cells would otherwise stay in the process's memory, scattered among live objects."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, looked up once (None elsewhere, e.g. musl)."""
     try:
-        libc = ctypes.CDLL(None)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return
-    trim(0)
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _sheet_sources(

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from django_q.conf import Conf
 
 from imports.models import Distributor
 from imports.services.inbox_folders import inbox_folders_scan
@@ -60,3 +61,9 @@ def inbox(transactional_db, settings, tmp_path):
     (tmp_path / "inbox" / CODE).mkdir(parents=True)
     distributor = Distributor.objects.create(code=CODE, name="Sumber Makmur")
     return Inbox(root=tmp_path / "inbox", folder=tmp_path / "inbox" / CODE, distributor=distributor)
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """This process queues tasks on the ORM broker that the clusters read, as the web server does."""
+    monkeypatch.setattr(Conf, "SYNC", False)

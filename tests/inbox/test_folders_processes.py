@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from imports.models import BatchSource, ImportBatch, ImportJob, InboxClaim, InboxClaimState, JobStatus
@@ -82,12 +81,6 @@ def test_a_file_written_slowly_is_taken_only_once_complete(inbox, settings):
 
 def _cluster_env(inbox, **extra) -> dict[str, str]:
     return {"INBOX_DIR": str(inbox.root), "INBOX_SETTLE_SECONDS": "1", "INBOX_POLL_SECONDS": "60", **extra}
-
-
-@pytest.fixture
-def broker(monkeypatch):
-    """This process queues tasks on the ORM broker that the clusters read, as the web server does."""
-    monkeypatch.setattr(Conf, "SYNC", False)
 
 
 ROWS = 120_000

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from benchmarks.processes import free_port
@@ -40,7 +39,6 @@ from tests.imports.conftest import table_count
 from tests.inbox import dovecot as dovecot_module
 from tests.inbox.dovecot import dovecot  # noqa: F401  (the fixture)
 from tests.reliability.cluster import child_env, repeated_values, rows_total, sales_csv, wait_for
-from tests.reliability.conftest import processes  # noqa: F401  (the fixture)
 from tests.smtp_server import smtp_server_run
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -517,15 +515,14 @@ BIG_ROWS = 120_000
 def test_a_cluster_sigkilled_while_importing_a_mailed_file_imports_it_once_and_answers_once_after_a_restart(
     mailbox,
     smtp,
-    processes,  # noqa: F811  (the fixture imported above)
+    processes,
+    broker,
     tmp_path,
     settings,
-    monkeypatch,  # noqa: F811
 ):
     """Real processes: a qcluster polls the mailbox, takes the message, files it in Processed and is SIGKILLed
     while its attachment imports; a second cluster finishes the import (the stale-job scan) and the reply is
     sent once, when the job has ended."""
-    monkeypatch.setattr(Conf, "SYNC", False)  # this process queues the polls on the broker the clusters read
     attachment = sales_csv(tmp_path / "sales_31001_big.csv", rows=BIG_ROWS, tag="MAIL")
     raw = message(files=(attachment,), subject="The big file")
     mailbox.append(raw)
